@@ -1,0 +1,53 @@
+# runs-gateway: every command a user or CI needs. `make demo` and `make test` set up what they use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EMULATOR_PORT ?= 8080
+GATEWAY_LISTEN ?= 127.0.0.1:50051
+
+.PHONY: help setup stubs stubs-check lint test demo emulator gateway clean
+
+help:
+	@echo "make demo      emulator + gateway + a client that drives a run end to end"
+	@echo "make test      lint (ruff, mypy, buf) and the whole test suite"
+	@echo "make stubs     regenerate stubs/ from protos/"
+	@echo "make emulator  serve the REST emulator on 127.0.0.1:$(EMULATOR_PORT)"
+	@echo "make gateway   serve the gateway on $(GATEWAY_LISTEN) (upstream: OPENAI_BASE_URL or the emulator)"
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+stubs: $(VENV)/.installed
+	$(BIN)/python tools/gen_stubs.py
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	npx --no-install buf lint
+
+test: lint
+	$(BIN)/python -m pytest
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m examples.demo
+
+emulator: $(VENV)/.installed
+	$(BIN)/runs-emulator --port $(EMULATOR_PORT)
+
+gateway: $(VENV)/.installed
+	OPENAI_BASE_URL=$${OPENAI_BASE_URL:-http://127.0.0.1:$(EMULATOR_PORT)/v1} \
+	OPENAI_API_KEY=$${OPENAI_API_KEY:-sk-emulator} \
+	$(BIN)/runs-gateway --listen $(GATEWAY_LISTEN)
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache *.egg-info

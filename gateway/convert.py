@@ -1,0 +1,143 @@
+"""REST JSON ↔ protobuf messages: the one module that converts, with every json_format option explicit.
+
+The protos mirror the REST objects field for field (see resources.proto), so `json_format` does the work and
+only enum values need translating: REST writes `"in_progress"`, the proto enum value is
+`RUN_STATUS_IN_PROGRESS`. Which fields hold enums, however deep, is read once per message type from the
+descriptors, so a field added to the protos needs no code here.
+
+Towards the client: unknown REST fields are ignored, an unknown REST enum value becomes the enum's zero
+value (`*_UNSPECIFIED`), and null leaves a field absent. Towards the upstream: JSON numbers inside a
+`google.protobuf.Struct` (a function's `parameters` schema) are doubles in protobuf; integral ones are sent
+as JSON integers again, so `{"maxItems": 3}` does not reach the upstream as `3.0`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+M = TypeVar("M", bound=Message)
+JSON = dict[str, Any]
+# Descriptors come in two implementations (upb and pure Python) that types-protobuf does not unify.
+Descriptor = Any
+EnumDescriptor = Any
+FieldDescriptor = Any
+
+_STRUCT = "google.protobuf.Struct"
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+class ConversionError(ValueError):
+    """A REST object does not fit its message (a value of the wrong JSON type)."""
+
+
+def to_message(data: JSON, message_class: type[M]) -> M:
+    """Parse a REST object into `message_class`; `data` is consumed (its enum values are rewritten)."""
+    _rewrite_enums(data, _enum_plan(message_class.DESCRIPTOR), _rest_to_number)
+    try:
+        return json_format.ParseDict(
+            data, message_class(), ignore_unknown_fields=True, max_recursion_depth=64
+        )
+    except json_format.ParseError as exc:
+        raise ConversionError(str(exc)) from exc
+
+
+def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] = ()) -> JSON:
+    """The REST body of `message`: its `fields` that are set (and `always` ones even when empty)."""
+    data = json_format.MessageToDict(
+        message,
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=False,
+        use_integers_for_enums=False,
+    )
+    body = {name: data[name] for name in fields if name in data}
+    for name in always:
+        body.setdefault(name, _empty(message.DESCRIPTOR.fields_by_name[name]))
+    _rewrite_enums(body, _enum_plan(message.DESCRIPTOR), _name_to_rest)
+    return {name: _integral_numbers(value) for name, value in body.items()}
+
+
+def enum_to_rest(enum: EnumDescriptor, number: int) -> str:
+    """The REST string of an enum value: LIST_ORDER_ASC → "asc"."""
+    return _rest_names(enum)[number]
+
+
+# One entry per field that holds an enum somewhere below it: (name, repeated, enum or None, sub-plan).
+Plan = tuple[tuple[str, bool, EnumDescriptor | None, "Plan"], ...]
+_NO_PLAN: Plan = ()
+
+
+@cache
+def _enum_plan(descriptor: Descriptor) -> Plan:
+    plan: list[tuple[str, bool, EnumDescriptor | None, Plan]] = []
+    for field in descriptor.fields:
+        repeated = field.is_repeated
+        if field.enum_type is not None:
+            plan.append((field.name, repeated, field.enum_type, _NO_PLAN))
+        elif field.message_type is not None and field.message_type.full_name != _STRUCT:
+            if field.message_type.GetOptions().map_entry:
+                continue  # map<string, string> only: no enums inside
+            sub = _enum_plan(field.message_type)
+            if sub:
+                plan.append((field.name, repeated, None, sub))
+    return tuple(plan)
+
+
+def _rewrite_enums(data: JSON, plan: Plan, rewrite: Callable[[EnumDescriptor, Any], Any]) -> None:
+    for name, repeated, enum, sub in plan:
+        value = data.get(name)
+        if value is None:
+            continue
+        if enum is not None:
+            data[name] = (
+                [rewrite(enum, v) for v in value]
+                if repeated and isinstance(value, list)
+                else rewrite(enum, value)
+            )
+        elif repeated and isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _rewrite_enums(item, sub, rewrite)
+        elif isinstance(value, dict):
+            _rewrite_enums(value, sub, rewrite)
+
+
+@cache
+def _rest_names(enum: EnumDescriptor) -> dict[int, str]:
+    prefix = _CAMEL_BOUNDARY.sub("_", enum.name).upper() + "_"
+    return {v.number: v.name.removeprefix(prefix).lower() for v in enum.values if v.number}
+
+
+@cache
+def _rest_numbers(enum: EnumDescriptor) -> dict[str, int]:
+    return {rest: number for number, rest in _rest_names(enum).items()}
+
+
+def _rest_to_number(enum: EnumDescriptor, value: Any) -> Any:
+    # Only strings are REST enum values; anything else is left for ParseDict to refuse.
+    return _rest_numbers(enum).get(value, 0) if isinstance(value, str) else value
+
+
+def _name_to_rest(enum: EnumDescriptor, value: Any) -> Any:
+    return _rest_names(enum)[enum.values_by_name[value].number]
+
+
+def _empty(field: FieldDescriptor) -> object:
+    return {} if field.message_type is not None and field.message_type.GetOptions().map_entry else []
+
+
+def _integral_numbers(value: object) -> object:
+    # Request messages have no float or double fields (tests/test_convert.py checks it), so every float in a
+    # body comes from a Struct, where JSON has only "number".
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_numbers(v) for v in value]
+    return value

@@ -1,0 +1,64 @@
+"""The REST route of every RPC of RunsService, as data.
+
+Each entry says which HTTP method and path an RPC calls, which request fields fill the path, the query and
+the JSON body, and which field of the response message holds the REST object. The machinery that applies a
+route is written once, in `core.py`; `tests/test_routes.py` checks that this table and the service
+descriptor agree both ways.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+LIST_QUERY = ("limit", "order", "after", "before")
+"""The query parameters of the REST list endpoints (cursor pagination)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How one RPC maps to its REST endpoint.
+
+    `path` is relative to the upstream base URL (which ends in `/v1`); its `{placeholders}` name request
+    fields. `result` names the response field that receives the REST object (for a stream: the field of each
+    streamed message that receives one list item); None means the REST object is the response itself (a
+    list page). `always` lists body fields sent even when empty.
+    """
+
+    method: str
+    path: str
+    result: str | None
+    query: tuple[str, ...] = ()
+    body: tuple[str, ...] = ()
+    always: tuple[str, ...] = ()
+    path_params: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path_params", tuple(_PLACEHOLDER.findall(self.path)))
+
+
+_RUNS = "/threads/{thread_id}/runs"
+_RUN = _RUNS + "/{run_id}"
+_STEPS = _RUN + "/steps"
+
+ROUTES: dict[str, Route] = {
+    "CreateRun": Route(
+        "POST",
+        _RUNS,
+        "run",
+        body=("assistant_id", "model", "instructions", "additional_instructions", "tools", "metadata"),
+    ),
+    "GetRun": Route("GET", _RUN, "run"),
+    # ModifyRun exists to set metadata: an empty map is sent as {} (clear), never dropped.
+    "ModifyRun": Route("POST", _RUN, "run", body=("metadata",), always=("metadata",)),
+    "ListRuns": Route("GET", _RUNS, "run", query=LIST_QUERY),
+    "ListRunsPage": Route("GET", _RUNS, None, query=LIST_QUERY),
+    "CancelRun": Route("POST", _RUN + "/cancel", "run"),
+    "SubmitToolOutputs": Route("POST", _RUN + "/submit_tool_outputs", "run", body=("tool_outputs",)),
+    "GetRunStep": Route("GET", _STEPS + "/{step_id}", "run_step"),
+    "ListRunSteps": Route("GET", _STEPS, "run_step", query=LIST_QUERY),
+    "ListRunStepsPage": Route("GET", _STEPS, None, query=LIST_QUERY),
+}
+"""RPC name → its REST route."""

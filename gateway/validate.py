@@ -1,0 +1,108 @@
+"""Request validation: what the gateway refuses with INVALID_ARGUMENT before any REST call.
+
+Ids are checked against an allow-list, never escaped into shape: an id must not be able to change which REST
+path is called (`../x`, `a/b`, `%2F`, `?q`), so anything but letters, digits, `_` and `-` is refused. The
+other rules are the REST API's own documented limits, checked here so that a bad request costs no upstream
+round trip and gets a precise field name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from google.protobuf.message import Message
+from runs_gateway.assistants.v1 import resources_pb2
+
+from gateway.errors import InvalidArgument
+from gateway.routes import Route
+
+FUNCTION = resources_pb2.TOOL_TYPE_FUNCTION
+TOOL_TYPES = frozenset(resources_pb2.ToolType.values()) - {resources_pb2.TOOL_TYPE_UNSPECIFIED}
+
+ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ID_RULE = "must be 1 to 128 characters, each a letter, a digit, '_' or '-'"
+
+REQUIRED_IDS = ("assistant_id",)
+"""Body fields that must hold an id (path parameters always must)."""
+OPTIONAL_IDS = ("after", "before")
+"""Fields that may be empty or else must hold an id (the list cursors)."""
+
+MAX_LIMIT = 100
+MAX_TOOLS = 20
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+
+
+def validate(route: Route, request: Message) -> None:
+    """Raise InvalidArgument for the first field of `request` that the REST API would refuse."""
+    fields = {f.name for f in request.DESCRIPTOR.fields}
+    for name in (*route.path_params, *(n for n in REQUIRED_IDS if n in fields)):
+        _check_id(name, getattr(request, name))
+    for name in OPTIONAL_IDS:
+        if name in fields and getattr(request, name):
+            _check_id(name, getattr(request, name))
+    if "limit" in fields:
+        _check_limit(getattr(request, "limit"))
+    for field in request.DESCRIPTOR.fields:
+        if (
+            field.enum_type is not None
+            and getattr(request, field.name) not in field.enum_type.values_by_number
+        ):
+            raise InvalidArgument(field.name, f"must be one of {', '.join(field.enum_type.values_by_name)}")
+    if "metadata" in fields:
+        _check_metadata(getattr(request, "metadata"))
+    if "tools" in fields:
+        _check_tools(getattr(request, "tools"))
+    if "tool_outputs" in fields:
+        _check_tool_outputs(getattr(request, "tool_outputs"))
+
+
+def _check_id(name: str, value: str) -> None:
+    if not ID.fullmatch(value):
+        raise InvalidArgument(name, ID_RULE)
+
+
+def _check_limit(limit: int) -> None:
+    # 0 is proto3's "not set": the upstream default page size applies.
+    if not 0 <= limit <= MAX_LIMIT:
+        raise InvalidArgument("limit", f"must be between 1 and {MAX_LIMIT} (0 for the default of 20)")
+
+
+def _check_metadata(metadata: Mapping[str, str]) -> None:
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise InvalidArgument("metadata", f"at most {MAX_METADATA_PAIRS} key-value pairs")
+    for key, value in metadata.items():
+        if not 0 < len(key) <= MAX_METADATA_KEY:
+            raise InvalidArgument("metadata", f"keys must be 1 to {MAX_METADATA_KEY} characters")
+        if len(value) > MAX_METADATA_VALUE:
+            raise InvalidArgument(
+                f"metadata[{key!r}]", f"values must be at most {MAX_METADATA_VALUE} characters"
+            )
+
+
+def _check_tools(tools: Iterable[Message]) -> None:
+    tools = list(tools)
+    if len(tools) > MAX_TOOLS:
+        raise InvalidArgument("tools", f"at most {MAX_TOOLS} tools")
+    for index, tool in enumerate(tools):
+        kind = getattr(tool, "type")
+        if kind not in TOOL_TYPES:
+            raise InvalidArgument(f"tools[{index}].type", "must be a known TOOL_TYPE_*")
+        if tool.HasField("function") != (kind == FUNCTION):
+            raise InvalidArgument(f"tools[{index}].function", "must be set exactly for TOOL_TYPE_FUNCTION")
+        if kind == FUNCTION and not FUNCTION_NAME.fullmatch(getattr(tool, "function").name):
+            raise InvalidArgument(
+                f"tools[{index}].function.name", "must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'"
+            )
+
+
+def _check_tool_outputs(outputs: Iterable[Message]) -> None:
+    outputs = list(outputs)
+    if not outputs:
+        raise InvalidArgument("tool_outputs", "must hold the output of every required tool call")
+    for index, output in enumerate(outputs):
+        if not getattr(output, "tool_call_id"):
+            raise InvalidArgument(f"tool_outputs[{index}].tool_call_id", "must be set")
