@@ -48,16 +48,20 @@ def to_message(data: JSON, message_class: type[M]) -> M:
 
 
 def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] = ()) -> JSON:
-    """The REST body of `message`: its `fields` that are set (and `always` ones even when empty)."""
+    """The REST body of `message`: its `fields` that are set.
+
+    Fields with presence (`optional` scalars, messages) are sent when set, even to "" or 0; plain scalars are
+    always sent (a tool output may be ""); an empty list or map is left out, which means "the default" in
+    REST (CreateRun without `tools` keeps the assistant's), unless the field is in `always`.
+    """
     data = json_format.MessageToDict(
         message,
         preserving_proto_field_name=True,
-        always_print_fields_with_no_presence=False,
+        always_print_fields_with_no_presence=True,
         use_integers_for_enums=False,
     )
-    body = {name: data[name] for name in fields if name in data}
-    for name in always:
-        body.setdefault(name, _empty(message.DESCRIPTOR.fields_by_name[name]))
+    body = {name: data[name] for name in fields if name in data and (data[name] != [] and data[name] != {})}
+    body.update({name: data[name] for name in always})
     _rewrite_enums(body, _enum_plan(message.DESCRIPTOR), _name_to_rest)
     return {name: _integral_numbers(value) for name, value in body.items()}
 
@@ -125,10 +129,6 @@ def _rest_to_number(enum: EnumDescriptor, value: Any) -> Any:
 
 def _name_to_rest(enum: EnumDescriptor, value: Any) -> Any:
     return _rest_names(enum)[enum.values_by_name[value].number]
-
-
-def _empty(field: FieldDescriptor) -> object:
-    return {} if field.message_type is not None and field.message_type.GetOptions().map_entry else []
 
 
 def _integral_numbers(value: object) -> object:

@@ -72,7 +72,7 @@ class Gateway:
 
     async def _send(self, route: Route, request: Message, options: CallOptions) -> dict[str, Any]:
         validate.validate(route, request)
-        body = convert.to_rest(request, route.body, route.always) if route.method == "POST" else None
+        body = convert.to_rest(request, route.body, route.always) if route.body else None
         return await self.upstream.request(
             route.method, _path(route, request), options, params=_query(route, request), json=body
         )

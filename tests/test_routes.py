@@ -1,0 +1,63 @@
+"""The route table and the RunsService descriptor agree both ways, and every request field is used."""
+
+from __future__ import annotations
+
+import pytest
+from runs_gateway.assistants.v1 import runs_service_pb2
+
+from gateway.core import BINDINGS, SERVICE
+from gateway.routes import ROUTES
+
+METHODS = {m.name: m for m in SERVICE.methods}
+
+
+def test_every_rpc_has_a_route_and_every_route_an_rpc() -> None:
+    assert set(ROUTES) == set(METHODS)
+    assert set(BINDINGS) == set(METHODS)
+
+
+@pytest.mark.parametrize("rpc", sorted(ROUTES))
+def test_route_uses_every_request_field_exactly_once(rpc: str) -> None:
+    route = ROUTES[rpc]
+    request_fields = [f.name for f in METHODS[rpc].input_type.fields]
+    used = [*route.path_params, *route.query, *route.body]
+    assert sorted(used) == sorted(request_fields)
+    assert set(route.always) <= set(route.body)
+
+
+@pytest.mark.parametrize("rpc", sorted(ROUTES))
+def test_route_result_names_the_response_field(rpc: str) -> None:
+    route, method = ROUTES[rpc], METHODS[rpc]
+    output = method.output_type
+    if route.result is None:
+        # A page: the response mirrors the REST list object.
+        assert {f.name for f in output.fields} == {"data", "first_id", "last_id", "has_more"}
+        assert not method.server_streaming
+    else:
+        assert [f.name for f in output.fields] == [route.result]
+
+
+@pytest.mark.parametrize(
+    ("rpc", "method", "path"),
+    [
+        ("CreateRun", "POST", "/threads/{thread_id}/runs"),
+        ("GetRun", "GET", "/threads/{thread_id}/runs/{run_id}"),
+        ("ModifyRun", "POST", "/threads/{thread_id}/runs/{run_id}"),
+        ("ListRuns", "GET", "/threads/{thread_id}/runs"),
+        ("ListRunsPage", "GET", "/threads/{thread_id}/runs"),
+        ("CancelRun", "POST", "/threads/{thread_id}/runs/{run_id}/cancel"),
+        ("SubmitToolOutputs", "POST", "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"),
+        ("GetRunStep", "GET", "/threads/{thread_id}/runs/{run_id}/steps/{step_id}"),
+        ("ListRunSteps", "GET", "/threads/{thread_id}/runs/{run_id}/steps"),
+        ("ListRunStepsPage", "GET", "/threads/{thread_id}/runs/{run_id}/steps"),
+    ],
+)
+def test_rest_endpoint_of_each_rpc(rpc: str, method: str, path: str) -> None:
+    assert (ROUTES[rpc].method, ROUTES[rpc].path) == (method, path)
+
+
+def test_list_rpcs_stream_and_page_rpcs_do_not() -> None:
+    streaming = {name for name, m in METHODS.items() if m.server_streaming}
+    assert streaming == {"ListRuns", "ListRunSteps"}
+    assert not any(m.client_streaming for m in METHODS.values())
+    assert runs_service_pb2.ListRunsResponse.DESCRIPTOR.fields_by_name["run"].message_type.name == "Run"

@@ -1,0 +1,369 @@
+"""The servicer over real gRPC on loopback, with a fake upstream (httpx.MockTransport) that records requests.
+
+These pin down what the gateway sends upstream (path, headers, body, query) and how every answer comes back
+to the client (message, status code, status message), including streams, deadlines and cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from conftest import API_KEY, FakeUpstream, serve_gateway
+from factories import rest_error, rest_page, rest_run
+from runs_gateway.assistants.v1 import resources_pb2 as res
+from runs_gateway.assistants.v1 import runs_service_pb2 as pb
+
+Code = grpc.StatusCode
+
+
+def ok(payload: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(200, json=payload)
+
+
+async def test_get_run_calls_the_rest_path_with_the_configured_key() -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_run("run_abc", "thread_xyz")))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        response = await stub.GetRun(pb.GetRunRequest(thread_id="thread_xyz", run_id="run_abc"))
+    assert response.run.id == "run_abc"
+    assert response.run.status == res.RUN_STATUS_COMPLETED
+    [request] = upstream.requests
+    assert (request.method, request.url.path) == ("GET", "/v1/threads/thread_xyz/runs/run_abc")
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["openai-beta"] == "assistants=v1"
+    assert request.content == b""
+
+
+async def test_client_credentials_and_organization_are_forwarded_nothing_else() -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_run()))
+    metadata = (
+        ("authorization", "Bearer sk-client-key"),
+        ("openai-organization", "org-123"),
+        ("x-internal-token", "do-not-forward"),
+        ("cookie", "session=1"),
+    )
+    async with serve_gateway(transport=upstream.transport) as stub:
+        await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"), metadata=metadata)
+    [request] = upstream.requests
+    assert request.headers["authorization"] == "Bearer sk-client-key"
+    assert request.headers["openai-organization"] == "org-123"
+    assert "x-internal-token" not in request.headers
+    assert "cookie" not in request.headers
+
+
+async def test_no_key_anywhere_sends_no_authorization() -> None:
+    upstream = FakeUpstream(
+        lambda request: httpx.Response(401, json=rest_error("You didn't provide an API key."))
+    )
+    async with serve_gateway(transport=upstream.transport, api_key=None) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
+    assert error.value.code() == Code.UNAUTHENTICATED
+    assert error.value.details() == "You didn't provide an API key."
+    assert "authorization" not in upstream.requests[0].headers
+
+
+async def test_create_run_body() -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_run(status="queued")))
+    parameters = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "maximum": 10}}}
+    request = pb.CreateRunRequest(
+        thread_id="thread_1",
+        assistant_id="asst_1",
+        instructions="",
+        tools=[
+            res.Tool(type=res.TOOL_TYPE_CODE_INTERPRETER),
+            res.Tool(
+                type=res.TOOL_TYPE_FUNCTION, function=res.FunctionDefinition(name="f", parameters=parameters)
+            ),
+        ],
+        metadata={"k": "v"},
+    )
+    async with serve_gateway(transport=upstream.transport) as stub:
+        response = await stub.CreateRun(request)
+    assert response.run.status == res.RUN_STATUS_QUEUED
+    [sent] = upstream.requests
+    assert (sent.method, sent.url.path) == ("POST", "/v1/threads/thread_1/runs")
+    assert json.loads(sent.content) == {
+        "assistant_id": "asst_1",
+        # An optional field set to "" is sent: presence, not truthiness, decides.
+        "instructions": "",
+        "tools": [
+            {"type": "code_interpreter"},
+            {"type": "function", "function": {"name": "f", "parameters": parameters}},
+        ],
+        "metadata": {"k": "v"},
+    }
+    # Integers in the schema stay JSON integers on the wire (protobuf's Struct holds them as doubles).
+    assert b'"minimum":1' in sent.content
+    assert b'"maximum":10' in sent.content
+    assert b".0" not in sent.content
+
+
+async def test_modify_run_with_empty_metadata_sends_empty_object() -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_run()))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        await stub.ModifyRun(pb.ModifyRunRequest(thread_id="thread_1", run_id="run_1"))
+    assert json.loads(upstream.requests[0].content) == {"metadata": {}}
+
+
+async def test_submit_tool_outputs_and_cancel() -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_run(status="queued")))
+    outputs = [
+        pb.ToolOutput(tool_call_id="call_1", output="42"),
+        pb.ToolOutput(tool_call_id="call_2", output=""),
+    ]
+    async with serve_gateway(transport=upstream.transport) as stub:
+        await stub.SubmitToolOutputs(
+            pb.SubmitToolOutputsRequest(thread_id="t_1", run_id="r_1", tool_outputs=outputs)
+        )
+        await stub.CancelRun(pb.CancelRunRequest(thread_id="t_1", run_id="r_1"))
+    submit, cancel = upstream.requests
+    assert (submit.method, submit.url.path) == ("POST", "/v1/threads/t_1/runs/r_1/submit_tool_outputs")
+    assert json.loads(submit.content) == {
+        "tool_outputs": [{"tool_call_id": "call_1", "output": "42"}, {"tool_call_id": "call_2", "output": ""}]
+    }
+    assert (cancel.method, cancel.url.path, cancel.content) == (
+        "POST",
+        "/v1/threads/t_1/runs/r_1/cancel",
+        b"",
+    )
+
+
+BAD_IDS = ["", "../x", "..", "a/b", "run%2F..", "a?b=c", "a#b", "a b", "run_1\n", "r\u00e9", "x" * 129]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+async def test_path_unsafe_ids_are_refused_before_any_rest_call(bad: str) -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_run()))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        for call, request, field in [
+            (stub.GetRun, pb.GetRunRequest(thread_id=bad, run_id="run_1"), "thread_id"),
+            (stub.GetRun, pb.GetRunRequest(thread_id="thread_1", run_id=bad), "run_id"),
+            (stub.GetRunStep, pb.GetRunStepRequest(thread_id="t", run_id="r", step_id=bad), "step_id"),
+            (stub.CreateRun, pb.CreateRunRequest(thread_id="t", assistant_id=bad), "assistant_id"),
+        ]:
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await call(request)
+            assert error.value.code() == Code.INVALID_ARGUMENT
+            assert error.value.details().startswith(f"{field}: ")
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (pb.ListRunsPageRequest(thread_id="t", limit=101), "limit"),
+        (pb.ListRunsPageRequest(thread_id="t", limit=-1), "limit"),
+        (pb.ListRunsPageRequest(thread_id="t", order=7), "order"),  # type: ignore[arg-type]
+        (pb.ListRunsPageRequest(thread_id="t", after="../x"), "after"),
+        (pb.ListRunsPageRequest(thread_id="t", before="a/b"), "before"),
+    ],
+)
+async def test_bad_list_parameters_are_refused(request_: pb.ListRunsPageRequest, field: str) -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_page([], False)))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.ListRunsPage(request_)
+        assert error.value.code() == Code.INVALID_ARGUMENT
+        assert error.value.details().startswith(f"{field}: ")
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            stream = stub.ListRuns(pb.ListRunsRequest(**{f.name: v for f, v in request_.ListFields()}))
+            [r async for r in stream]
+        assert error.value.code() == Code.INVALID_ARGUMENT
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, Code.INVALID_ARGUMENT),
+        (401, Code.UNAUTHENTICATED),
+        (403, Code.PERMISSION_DENIED),
+        (404, Code.NOT_FOUND),
+        (409, Code.ABORTED),
+        (429, Code.RESOURCE_EXHAUSTED),
+        (500, Code.INTERNAL),
+        (503, Code.UNAVAILABLE),
+        (504, Code.DEADLINE_EXCEEDED),
+        (418, Code.UNKNOWN),
+    ],
+)
+async def test_upstream_errors_arrive_as_mapped_codes_with_the_upstream_message(
+    status: int, code: grpc.StatusCode
+) -> None:
+    upstream = FakeUpstream(
+        lambda request: httpx.Response(status, json=rest_error(f"upstream said {status}"))
+    )
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
+    assert (error.value.code(), error.value.details()) == (code, f"upstream said {status}")
+
+
+async def test_an_html_error_page_gets_a_fallback_message() -> None:
+    html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    upstream = FakeUpstream(
+        lambda request: httpx.Response(502, text=html, headers={"content-type": "text/html"})
+    )
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
+    assert error.value.code() == Code.UNAVAILABLE
+    assert error.value.details() == "upstream answered HTTP 502 Bad Gateway"
+
+
+async def test_a_2xx_body_that_is_not_json_is_unavailable() -> None:
+    upstream = FakeUpstream(lambda request: httpx.Response(200, text='{"id": "run_1", "obj'))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
+    assert error.value.code() == Code.UNAVAILABLE
+    assert "not JSON" in error.value.details()
+
+
+@pytest.mark.parametrize("key_source", ["configured", "client"])
+async def test_the_api_key_never_appears_in_an_error_message(key_source: str) -> None:
+    client_key = "sk-client-secret-abcdef0123456789"
+    key = API_KEY if key_source == "configured" else client_key
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        sent = request.headers["authorization"].removeprefix("Bearer ")
+        return httpx.Response(401, json=rest_error(f"Incorrect API key provided: {sent}."))
+
+    upstream = FakeUpstream(echo)
+    metadata = (("authorization", f"Bearer {client_key}"),) if key_source == "client" else ()
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"), metadata=metadata)
+    assert error.value.code() == Code.UNAUTHENTICATED
+    assert key not in error.value.details()
+    assert error.value.details() == "Incorrect API key provided: [redacted]."
+
+
+async def test_unknown_fields_and_enum_values_do_not_fail_a_call() -> None:
+    run = rest_run(
+        status="incomplete", incomplete_details={"reason": "max_tokens"}, tools=[{"type": "file_search"}]
+    )
+    upstream = FakeUpstream(lambda request: ok(run))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        response = await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
+    assert response.run.status == res.RUN_STATUS_UNSPECIFIED
+    assert [t.type for t in response.run.tools] == [res.TOOL_TYPE_UNSPECIFIED]
+    assert response.run.id == "run_1"
+
+
+def paged(runs: list[dict[str, Any]], page_size: int) -> FakeUpstream:
+    """An upstream serving `runs` in pages of `page_size`, following `after`."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("after")
+        start = 0 if after is None else [r["id"] for r in runs].index(after) + 1
+        chunk = runs[start : start + page_size]
+        return ok(rest_page(chunk, start + page_size < len(runs)))
+
+    return FakeUpstream(handler)
+
+
+async def test_list_runs_streams_every_run_across_pages_in_order() -> None:
+    runs = [rest_run(f"run_{i:03d}") for i in range(25)]
+    upstream = paged(runs, 10)
+    async with serve_gateway(transport=upstream.transport) as stub:
+        request = pb.ListRunsRequest(
+            thread_id="thread_1", limit=10, order=pb.LIST_ORDER_ASC, before="run_999"
+        )
+        got = [item.run.id async for item in stub.ListRuns(request)]
+    assert got == [r["id"] for r in runs]
+    queries = [dict(r.url.params) for r in upstream.requests]
+    assert queries == [
+        {"limit": "10", "order": "asc", "before": "run_999"},
+        {"limit": "10", "order": "asc", "before": "run_999", "after": "run_009"},
+        {"limit": "10", "order": "asc", "before": "run_999", "after": "run_019"},
+    ]
+
+
+async def test_list_runs_page_returns_one_page() -> None:
+    upstream = paged([rest_run(f"run_{i}") for i in range(5)], 2)
+    async with serve_gateway(transport=upstream.transport) as stub:
+        page = await stub.ListRunsPage(pb.ListRunsPageRequest(thread_id="thread_1", limit=2, after="run_1"))
+    assert [r.id for r in page.data] == ["run_2", "run_3"]
+    assert (page.first_id, page.last_id, page.has_more) == ("run_2", "run_3", True)
+    assert dict(upstream.requests[0].url.params) == {"limit": "2", "after": "run_1"}
+
+
+async def test_a_mid_stream_error_ends_the_stream_after_the_items_sent() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("after") is None:
+            return ok(rest_page([rest_run("run_a"), rest_run("run_b")], True))
+        return httpx.Response(500, json=rest_error("The server had an error", "server_error"))
+
+    upstream = FakeUpstream(handler)
+    received: list[str] = []
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            async for item in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1")):
+                received.append(item.run.id)
+    assert received == ["run_a", "run_b"]
+    assert (error.value.code(), error.value.details()) == (Code.INTERNAL, "The server had an error")
+
+
+async def test_a_cursor_that_does_not_advance_ends_the_stream() -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_page([rest_run("run_a")], True)))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            [i async for i in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1"))]
+    assert error.value.code() == Code.UNAVAILABLE
+    assert "cursor does not advance" in error.value.details()
+    assert len(upstream.requests) == 2
+
+
+async def test_the_client_deadline_bounds_a_slow_upstream_and_cancels_it() -> None:
+    cancelled = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return ok(rest_run())
+
+    upstream = FakeUpstream(slow)
+    async with serve_gateway(transport=upstream.transport) as stub:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"), timeout=0.5)
+        assert error.value.code() == Code.DEADLINE_EXCEEDED
+        assert loop.time() - started < 5
+        await asyncio.wait_for(cancelled.wait(), 5)
+
+
+async def test_a_client_cancel_stops_fetching_pages() -> None:
+    release = asyncio.Event()
+    in_flight_cancelled = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("after")
+        if after is None:
+            return ok(rest_page([rest_run("run_0")], True))
+        try:
+            await release.wait()  # the second page never comes back on its own
+        except asyncio.CancelledError:
+            in_flight_cancelled.set()
+            raise
+        return ok(rest_page([rest_run("run_1")], True))
+
+    upstream = FakeUpstream(handler)
+    async with serve_gateway(transport=upstream.transport) as stub:
+        call = stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1", limit=1))
+        first = await call.read()
+        assert first.run.id == "run_0"
+        call.cancel()
+        await asyncio.wait_for(in_flight_cancelled.wait(), 5)
+        await asyncio.sleep(0.2)
+    # Page 1, then page 2 prefetched (and cancelled): never a third.
+    assert len(upstream.requests) == 2
