@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 
 import grpc
@@ -10,7 +13,7 @@ import httpx
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc
 
 from gateway.config import Settings
-from gateway.server import build_server
+from gateway.server import build_server, serve
 
 API_KEY = "sk-gateway-configured-key-0123456789"
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
@@ -22,10 +25,10 @@ async def serve_gateway(
     transport: httpx.AsyncBaseTransport | None = None,
     base_url: str = "http://upstream.test/v1",
     api_key: str | None = API_KEY,
-    timeout: float = 30.0,
+    upstream_timeout: float = 30.0,
 ) -> AsyncIterator[runs_service_pb2_grpc.RunsServiceStub]:
     """Serve the gateway on 127.0.0.1:<free port> and yield a stub on a real channel to it."""
-    settings = Settings(listen="127.0.0.1:0", base_url=base_url, api_key=api_key, timeout=timeout)
+    settings = Settings(listen="127.0.0.1:0", base_url=base_url, api_key=api_key, timeout=upstream_timeout)
     server, gateway = build_server(settings, transport=transport)
     port = server.add_insecure_port(settings.listen)
     await server.start()
@@ -49,3 +52,34 @@ class FakeUpstream:
         self.requests.append(request)
         response = self._handler(request)
         return await response if isinstance(response, Awaitable) else response
+
+
+class GatewayThread:
+    """The gateway's `serve()` on its own event loop in a background thread, for synchronous clients."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._ready: Future[int] = Future()
+        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(
+                serve(self._settings, stop=self._stop, ready=self._ready.set_result)
+            )
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+            raise
+        finally:
+            self._loop.close()
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        return f"127.0.0.1:{self._ready.result(timeout=30)}"
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)

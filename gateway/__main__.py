@@ -1,0 +1,5 @@
+"""`python -m gateway`: the runs-gateway command."""
+
+from gateway.server import main
+
+main()
