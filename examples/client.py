@@ -34,7 +34,9 @@ def drive_run(
     on_status: Callable[[res.Run], None] = lambda run: None,
 ) -> res.Run:
     """Create a run and poll it to a terminal status, submitting tool outputs whenever it requires action."""
-    run = stub.CreateRun(pb.CreateRunRequest(thread_id=thread_id, assistant_id=assistant_id), timeout=10).run
+    request = pb.CreateRunRequest(thread_id=thread_id, assistant_id=assistant_id)
+    created: pb.CreateRunResponse = stub.CreateRun(request, timeout=10)
+    run = created.run
     on_status(run)
     deadline = time.monotonic() + timeout
     while run.status not in TERMINAL:
@@ -44,7 +46,10 @@ def drive_run(
             run = submit_outputs(stub, run, answer)
         else:
             time.sleep(poll_interval)
-            run = stub.GetRun(pb.GetRunRequest(thread_id=thread_id, run_id=run.id), timeout=10).run
+            got: pb.GetRunResponse = stub.GetRun(
+                pb.GetRunRequest(thread_id=thread_id, run_id=run.id), timeout=10
+            )
+            run = got.run
         on_status(run)
     return run
 
@@ -56,7 +61,8 @@ def submit_outputs(stub: pb_grpc.RunsServiceStub, run: res.Run, answer: Answer) 
         for call in run.required_action.submit_tool_outputs.tool_calls
     ]
     request = pb.SubmitToolOutputsRequest(thread_id=run.thread_id, run_id=run.id, tool_outputs=outputs)
-    return stub.SubmitToolOutputs(request, timeout=10).run
+    response: pb.SubmitToolOutputsResponse = stub.SubmitToolOutputs(request, timeout=10)
+    return response.run
 
 
 def all_runs(stub: pb_grpc.RunsServiceStub, thread_id: str, **list_options: object) -> Iterator[res.Run]:

@@ -1,0 +1,282 @@
+"""The emulator's HTTP side: a Starlette app serving the Assistants v1 REST API from a `Store`.
+
+It checks what OpenAI checks before anything else (a Bearer key, the `OpenAI-Beta: assistants=v1` header),
+answers errors with OpenAI's error body, and has an admin API under `/_emulator` (no auth, not part of
+OpenAI's API) that tests and benchmarks use: fault injection, the log of requests received, bulk seeding
+of runs, and a reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emulator.store import JSON, ApiError, Store
+
+Handler = Callable[[Request, "Emulator"], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How the emulator behaves: seconds per run transition, and the accepted keys (None: any key)."""
+
+    step_seconds: float = 0.05
+    api_keys: frozenset[str] | None = None
+
+
+@dataclass
+class Fault:
+    """A scripted misbehaviour for requests matching `method` and the `path` regex."""
+
+    path: re.Pattern[str]
+    method: str | None = None
+    status: int | None = None
+    body: str | None = None
+    delay: float = 0.0
+    skip: int = 0
+    times: int = 1
+
+    def matches(self, request: Request) -> bool:
+        return (self.method in (None, request.method)) and bool(self.path.search(request.url.path))
+
+
+@dataclass
+class Emulator:
+    """The state behind the app: the store, the faults to inject and the request log."""
+
+    config: EmulatorConfig
+    store: Store
+    faults: list[Fault] = field(default_factory=list)
+    log: list[JSON] = field(default_factory=list)
+
+    def take_fault(self, request: Request) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(request):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+
+def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap an API handler: log, inject faults, check credentials and beta header, render JSON or errors."""
+
+    async def endpoint(request: Request) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        emulator.log.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": dict(request.query_params),
+                "headers": dict(request.headers),
+            }
+        )
+        fault = emulator.take_fault(request)
+        if fault is not None:
+            await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                if fault.body is not None:
+                    return Response(fault.body, fault.status, media_type="text/html")
+                error = ApiError(fault.status, f"Injected fault: HTTP {fault.status}.", type="server_error")
+                return JSONResponse(error.body(), fault.status)
+        try:
+            _check_auth(request, emulator.config)
+            return JSONResponse(await handler(request, emulator), headers={"x-request-id": "req_emulated"})
+        except ApiError as error:
+            return JSONResponse(error.body(), error.status)
+
+    return endpoint
+
+
+def _check_auth(request: Request, config: EmulatorConfig) -> None:
+    header = request.headers.get("authorization", "")
+    if not header.startswith("Bearer ") or not header.removeprefix("Bearer ").strip():
+        raise ApiError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization "
+            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        )
+    key = header.removeprefix("Bearer ").strip()
+    if config.api_keys is not None and key not in config.api_keys:
+        masked = f"{key[:3]}{'*' * max(len(key) - 7, 0)}{key[-4:]}" if len(key) > 7 else "*" * len(key)
+        raise ApiError(
+            401,
+            f"Incorrect API key provided: {masked}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
+    if request.headers.get("openai-beta") != "assistants=v1":
+        raise ApiError(
+            400,
+            "You must provide the 'OpenAI-Beta' header to access the Assistants API. Please try "
+            "again by setting the header 'OpenAI-Beta: assistants=v1'.",
+        )
+
+
+async def _body(request: Request) -> JSON:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, "We could not parse the JSON body of your request.") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "The body of your request must be a JSON object.")
+    return body
+
+
+def _page(items: list[JSON], has_more: bool) -> JSON:
+    return {
+        "object": "list",
+        "data": items,
+        "first_id": items[0]["id"] if items else None,
+        "last_id": items[-1]["id"] if items else None,
+        "has_more": has_more,
+    }
+
+
+def _p(request: Request, name: str) -> str:
+    return str(request.path_params[name])
+
+
+async def create_assistant(request: Request, e: Emulator) -> JSON:
+    return e.store.create_assistant(await _body(request))
+
+
+async def get_assistant(request: Request, e: Emulator) -> JSON:
+    return e.store.assistant(_p(request, "assistant_id"))
+
+
+async def create_thread(request: Request, e: Emulator) -> JSON:
+    return e.store.create_thread(await _body(request))
+
+
+async def get_thread(request: Request, e: Emulator) -> JSON:
+    return e.store.thread(_p(request, "thread_id")).obj
+
+
+async def create_run(request: Request, e: Emulator) -> JSON:
+    return e.store.create_run(_p(request, "thread_id"), await _body(request))
+
+
+async def list_runs(request: Request, e: Emulator) -> JSON:
+    return _page(*e.store.list_runs(_p(request, "thread_id"), dict(request.query_params)))
+
+
+async def get_run(request: Request, e: Emulator) -> JSON:
+    return e.store.run(_p(request, "thread_id"), _p(request, "run_id")).obj
+
+
+async def modify_run(request: Request, e: Emulator) -> JSON:
+    return e.store.modify_run(_p(request, "thread_id"), _p(request, "run_id"), await _body(request))
+
+
+async def cancel_run(request: Request, e: Emulator) -> JSON:
+    return e.store.cancel_run(_p(request, "thread_id"), _p(request, "run_id"))
+
+
+async def submit_tool_outputs(request: Request, e: Emulator) -> JSON:
+    return e.store.submit_tool_outputs(_p(request, "thread_id"), _p(request, "run_id"), await _body(request))
+
+
+async def list_steps(request: Request, e: Emulator) -> JSON:
+    query = dict(request.query_params)
+    return _page(*e.store.list_steps(_p(request, "thread_id"), _p(request, "run_id"), query))
+
+
+async def get_step(request: Request, e: Emulator) -> JSON:
+    return e.store.step(_p(request, "thread_id"), _p(request, "run_id"), _p(request, "step_id"))
+
+
+async def admin_add_fault(request: Request) -> Response:
+    spec = await request.json()
+    fault = Fault(
+        re.compile(spec["path"]),
+        spec.get("method"),
+        spec.get("status"),
+        spec.get("body"),
+        float(spec.get("delay", 0)),
+        int(spec.get("skip", 0)),
+        int(spec.get("times", 1)),
+    )
+    request.app.state.emulator.faults.append(fault)
+    return JSONResponse({"faults": len(request.app.state.emulator.faults)})
+
+
+async def admin_clear_faults(request: Request) -> Response:
+    request.app.state.emulator.faults.clear()
+    return JSONResponse({"faults": 0})
+
+
+async def admin_requests(request: Request) -> Response:
+    return JSONResponse(request.app.state.emulator.log)
+
+
+async def admin_clear_requests(request: Request) -> Response:
+    request.app.state.emulator.log.clear()
+    return JSONResponse({"requests": 0})
+
+
+async def admin_seed(request: Request) -> Response:
+    spec = await request.json()
+    try:
+        result = request.app.state.emulator.store.seed_runs(
+            _p(request, "thread_id"), int(spec["count"]), spec.get("assistant_id")
+        )
+    except ApiError as error:
+        return JSONResponse(error.body(), error.status)
+    return JSONResponse(result)
+
+
+async def admin_reset(request: Request) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    emulator.store = Store(emulator.config.step_seconds)
+    emulator.faults.clear()
+    emulator.log.clear()
+    return JSONResponse({"reset": True})
+
+
+THREAD = "/v1/threads/{thread_id}"
+RUN = THREAD + "/runs/{run_id}"
+
+
+def create_app(config: EmulatorConfig | None = None) -> Starlette:
+    """The emulator as an ASGI app."""
+    config = config or EmulatorConfig()
+    routes = [
+        Route("/v1/assistants", api(create_assistant), methods=["POST"]),
+        Route("/v1/assistants/{assistant_id}", api(get_assistant), methods=["GET"]),
+        Route("/v1/threads", api(create_thread), methods=["POST"]),
+        Route(THREAD, api(get_thread), methods=["GET"]),
+        Route(THREAD + "/runs", api(create_run), methods=["POST"]),
+        Route(THREAD + "/runs", api(list_runs), methods=["GET"]),
+        Route(RUN, api(get_run), methods=["GET"]),
+        Route(RUN, api(modify_run), methods=["POST"]),
+        Route(RUN + "/cancel", api(cancel_run), methods=["POST"]),
+        Route(RUN + "/submit_tool_outputs", api(submit_tool_outputs), methods=["POST"]),
+        Route(RUN + "/steps", api(list_steps), methods=["GET"]),
+        Route(RUN + "/steps/{step_id}", api(get_step), methods=["GET"]),
+        Route("/_emulator/faults", admin_add_fault, methods=["POST"]),
+        Route("/_emulator/faults", admin_clear_faults, methods=["DELETE"]),
+        Route("/_emulator/requests", admin_requests, methods=["GET"]),
+        Route("/_emulator/requests", admin_clear_requests, methods=["DELETE"]),
+        Route("/_emulator/threads/{thread_id}/runs:seed", admin_seed, methods=["POST"]),
+        Route("/_emulator/reset", admin_reset, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.emulator = Emulator(config, Store(config.step_seconds))
+    return app

@@ -1,0 +1,79 @@
+"""Serving the emulator over HTTP with uvicorn: `EmulatorServer` for tests and tools, `main()` for the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+import uvicorn
+
+from emulator.app import EmulatorConfig, create_app
+
+
+class EmulatorServer:
+    """The emulator on a loopback port in a background thread, for the duration of a `with` block.
+
+    The socket is bound before the thread starts, so `base_url` is known and connectable at once.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = create_app(config)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit this. uvicorn does not set it on connections of a socket it was handed,
+        # and without it every response waits ~40 ms on Nagle and the peer's delayed ACK.
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = host, int(self._socket.getsockname()[1])
+        self.base_url = f"http://{host}:{self.port}/v1"
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        )
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    def __enter__(self) -> EmulatorServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The `runs-emulator` command (also `python -m emulator`)."""
+    parser = argparse.ArgumentParser(
+        prog="runs-emulator", description="In-memory OpenAI Assistants v1 REST API."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    parser.add_argument(
+        "--step-seconds",
+        type=float,
+        default=0.05,
+        help="seconds between two transitions of a run (default 0.05)",
+    )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        help="an accepted API key (repeatable; default: any non-empty key)",
+    )
+    args = parser.parse_args(argv)
+    config = EmulatorConfig(args.step_seconds, frozenset(args.api_keys) if args.api_keys else None)
+    print(f"runs-emulator listening on http://{args.host}:{args.port}/v1", flush=True)
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
