@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The `runs-gateway` command."""
     settings = Settings.load(argv)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.log_level != "DEBUG":
+        # httpx logs every request at INFO: too much for a gateway's log, kept for debugging.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     host = settings.listen.rpartition(":")[0]
     asyncio.run(
         serve(settings, ready=lambda port: print(f"runs-gateway listening on {host}:{port}", flush=True))
