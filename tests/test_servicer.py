@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import grpc
@@ -367,3 +368,14 @@ async def test_a_client_cancel_stops_fetching_pages() -> None:
         await asyncio.sleep(0.2)
     # Page 1, then page 2 prefetched (and cancelled): never a third.
     assert len(upstream.requests) == 2
+
+
+async def test_an_unreachable_upstream_is_unavailable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        async with serve_gateway(base_url=f"http://127.0.0.1:{closed_port}/v1") as stub:
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
+    assert error.value.code() == Code.UNAVAILABLE
+    assert error.value.details() == "upstream unreachable (ConnectError)"
