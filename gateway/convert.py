@@ -2,11 +2,12 @@
 
 The protos mirror the REST objects field for field (see resources.proto), so `json_format` does the work and
 only enum values need translating: REST writes `"in_progress"`, the proto enum value is
-`RUN_STATUS_IN_PROGRESS`. Which fields hold enums, however deep, is read once per message type from the
-descriptors, so a field added to the protos needs no code here.
+`RUN_STATUS_IN_PROGRESS`. Which fields hold enums and objects, however deep, is read once per message type
+from the descriptors, so a field added to the protos needs no code here.
 
 Towards the client: unknown REST fields are ignored, an unknown REST enum value becomes the enum's zero
-value (`*_UNSPECIFIED`), and null leaves a field absent. Towards the upstream: JSON numbers inside a
+value (`*_UNSPECIFIED`), and null leaves a field absent; a value of the wrong JSON type (a string where an
+object belongs, a number for an enum) is a `ConversionError`. Towards the upstream: JSON numbers inside a
 `google.protobuf.Struct` (a function's `parameters` schema) are doubles in protobuf; integral ones are sent
 as JSON integers again, so `{"maxItems": 3}` does not reach the upstream as `3.0`.
 """
@@ -38,7 +39,7 @@ class ConversionError(ValueError):
 
 def to_message(data: JSON, message_class: type[M]) -> M:
     """Parse a REST object into `message_class`; `data` is consumed (its enum values are rewritten)."""
-    _rewrite_enums(data, _enum_plan(message_class.DESCRIPTOR), _rest_to_number)
+    _walk(data, _plan(message_class.DESCRIPTOR), _rest_to_number)
     try:
         return json_format.ParseDict(
             data, message_class(), ignore_unknown_fields=True, max_recursion_depth=64
@@ -62,7 +63,7 @@ def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] =
     )
     body = {name: data[name] for name in fields if name in data and (data[name] != [] and data[name] != {})}
     body.update({name: data[name] for name in always})
-    _rewrite_enums(body, _enum_plan(message.DESCRIPTOR), _name_to_rest)
+    _walk(body, _plan(message.DESCRIPTOR), _name_to_rest)
     return {name: _integral_numbers(value) for name, value in body.items()}
 
 
@@ -71,44 +72,51 @@ def enum_to_rest(enum: EnumDescriptor, number: int) -> str:
     return _rest_names(enum)[number]
 
 
-# One entry per field that holds an enum somewhere below it: (name, repeated, enum or None, sub-plan).
-Plan = tuple[tuple[str, bool, EnumDescriptor | None, "Plan"], ...]
-_NO_PLAN: Plan = ()
+# One entry per field that holds an enum or an object: (name, repeated, kind, enum, sub-plan). An OBJECT
+# (a map or a Struct) must be a JSON object and is not walked further; a MESSAGE is walked with its sub-plan.
+ENUM, MESSAGE, OBJECT = "enum", "message", "object"
+Plan = tuple[tuple[str, bool, str, EnumDescriptor | None, "Plan"], ...]
+Rewrite = Callable[[EnumDescriptor, Any], Any]
 
 
 @cache
-def _enum_plan(descriptor: Descriptor) -> Plan:
-    plan: list[tuple[str, bool, EnumDescriptor | None, Plan]] = []
+def _plan(descriptor: Descriptor) -> Plan:
+    plan: list[tuple[str, bool, str, EnumDescriptor | None, Plan]] = []
     for field in descriptor.fields:
-        repeated = field.is_repeated
         if field.enum_type is not None:
-            plan.append((field.name, repeated, field.enum_type, _NO_PLAN))
-        elif field.message_type is not None and field.message_type.full_name != _STRUCT:
-            if field.message_type.GetOptions().map_entry:
-                continue  # map<string, string> only: no enums inside
-            sub = _enum_plan(field.message_type)
-            if sub:
-                plan.append((field.name, repeated, None, sub))
+            plan.append((field.name, field.is_repeated, ENUM, field.enum_type, ()))
+        elif field.message_type is not None:
+            is_map = field.message_type.GetOptions().map_entry
+            if is_map or field.message_type.full_name == _STRUCT:
+                plan.append((field.name, field.is_repeated and not is_map, OBJECT, None, ()))
+            else:
+                plan.append((field.name, field.is_repeated, MESSAGE, None, _plan(field.message_type)))
     return tuple(plan)
 
 
-def _rewrite_enums(data: JSON, plan: Plan, rewrite: Callable[[EnumDescriptor, Any], Any]) -> None:
-    for name, repeated, enum, sub in plan:
+def _walk(data: JSON, plan: Plan, rewrite: Rewrite) -> None:
+    # json_format would take a string where an object belongs for a message with no fields set (it iterates
+    # the characters as unknown keys): the JSON type of every object and array is checked here instead.
+    for name, repeated, kind, enum, sub in plan:
         value = data.get(name)
         if value is None:
             continue
-        if enum is not None:
-            data[name] = (
-                [rewrite(enum, v) for v in value]
-                if repeated and isinstance(value, list)
-                else rewrite(enum, value)
-            )
-        elif repeated and isinstance(value, list):
-            for item in value:
-                if isinstance(item, dict):
-                    _rewrite_enums(item, sub, rewrite)
-        elif isinstance(value, dict):
-            _rewrite_enums(value, sub, rewrite)
+        if not repeated:
+            data[name] = _value(name, value, kind, enum, sub, rewrite)
+        elif isinstance(value, list):
+            data[name] = [_value(name, item, kind, enum, sub, rewrite) for item in value]
+        else:
+            raise ConversionError(f"{name}: expected an array, got {type(value).__name__}")
+
+
+def _value(name: str, value: Any, kind: str, enum: EnumDescriptor | None, sub: Plan, rewrite: Rewrite) -> Any:
+    if kind == ENUM:
+        return rewrite(enum, value)
+    if not isinstance(value, dict):
+        raise ConversionError(f"{name}: expected an object, got {type(value).__name__}")
+    if kind == MESSAGE:
+        _walk(value, sub, rewrite)
+    return value
 
 
 @cache
@@ -122,9 +130,10 @@ def _rest_numbers(enum: EnumDescriptor) -> dict[str, int]:
     return {rest: number for number, rest in _rest_names(enum).items()}
 
 
-def _rest_to_number(enum: EnumDescriptor, value: Any) -> Any:
-    # Only strings are REST enum values; anything else is left for ParseDict to refuse.
-    return _rest_numbers(enum).get(value, 0) if isinstance(value, str) else value
+def _rest_to_number(enum: EnumDescriptor, value: Any) -> int:
+    if not isinstance(value, str):
+        raise ConversionError(f"{enum.name}: expected a string, got {type(value).__name__}")
+    return _rest_numbers(enum).get(value, 0)
 
 
 def _name_to_rest(enum: EnumDescriptor, value: Any) -> Any:

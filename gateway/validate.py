@@ -8,9 +8,11 @@ round trip and gets a precise field name.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 
+from google.protobuf import struct_pb2
 from google.protobuf.message import Message
 from runs_gateway.assistants.v1 import resources_pb2
 
@@ -97,6 +99,8 @@ def _check_tools(tools: Iterable[Message]) -> None:
             raise InvalidArgument(
                 f"tools[{index}].function.name", "must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'"
             )
+        if kind == FUNCTION and not all(map(_finite, getattr(tool, "function").parameters.fields.values())):
+            raise InvalidArgument(f"tools[{index}].function.parameters", "JSON has no NaN or Infinity")
 
 
 def _check_tool_outputs(outputs: Iterable[Message]) -> None:
@@ -106,3 +110,14 @@ def _check_tool_outputs(outputs: Iterable[Message]) -> None:
     for index, output in enumerate(outputs):
         if not getattr(output, "tool_call_id"):
             raise InvalidArgument(f"tool_outputs[{index}].tool_call_id", "must be set")
+
+
+def _finite(value: struct_pb2.Value) -> bool:
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        return math.isfinite(value.number_value)
+    if kind == "struct_value":
+        return all(map(_finite, value.struct_value.fields.values()))
+    if kind == "list_value":
+        return all(map(_finite, value.list_value.values))
+    return True

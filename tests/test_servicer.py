@@ -379,3 +379,18 @@ async def test_an_unreachable_upstream_is_unavailable() -> None:
                 await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
     assert error.value.code() == Code.UNAVAILABLE
     assert error.value.details() == "upstream unreachable (ConnectError)"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), [1, {"x": float("-inf")}]])
+async def test_a_non_finite_number_in_parameters_is_refused(bad: Any) -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_run()))
+    parameters = {"type": "object", "properties": {"n": {"type": "number", "maximum": bad}}}
+    tool = res.Tool(
+        type=res.TOOL_TYPE_FUNCTION, function=res.FunctionDefinition(name="f", parameters=parameters)
+    )
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.CreateRun(pb.CreateRunRequest(thread_id="t", assistant_id="a", tools=[tool]))
+    assert error.value.code() == Code.INVALID_ARGUMENT
+    assert error.value.details().startswith("tools[0].function.parameters: ")
+    assert upstream.requests == []
