@@ -50,15 +50,16 @@ class Gateway:
     async def call(self, rpc: str, request: Message, options: CallOptions) -> Message:
         """Serve a unary RPC: one REST call, its answer as the response message."""
         binding = BINDINGS[rpc]
-        data = await self._send(binding.route, request, options)
+        route = binding.route
+        path, params, body = _prepare(route, request)
+        data = await self.upstream.request(route.method, path, options, params=params, json=body)
         return self._response(binding, data)
 
     async def stream(self, rpc: str, request: Message, options: CallOptions) -> AsyncIterator[Message]:
         """Serve a server-streaming list RPC: every item of every page, in order, one message each."""
         binding = BINDINGS[rpc]
         route = binding.route
-        validate.validate(route, request)
-        path, params = _path(route, request), _query(route, request)
+        path, params, _ = _prepare(route, request)
 
         async def fetch(after: str | None) -> dict[str, Any]:
             page_params = params if after is None else {**params, "after": after}
@@ -70,13 +71,6 @@ class Gateway:
                 raise UpstreamProtocolError("upstream list item is not an object")
             yield self._response(binding, item)
 
-    async def _send(self, route: Route, request: Message, options: CallOptions) -> dict[str, Any]:
-        validate.validate(route, request)
-        body = convert.to_rest(request, route.body, route.always) if route.body else None
-        return await self.upstream.request(
-            route.method, _path(route, request), options, params=_query(route, request), json=body
-        )
-
     @staticmethod
     def _response(binding: Binding, data: dict[str, Any]) -> Message:
         wrapped = data if binding.route.result is None else {binding.route.result: data}
@@ -84,6 +78,13 @@ class Gateway:
             return convert.to_message(wrapped, binding.response)
         except convert.ConversionError as exc:
             raise UpstreamProtocolError(f"upstream object does not match the API: {exc}") from exc
+
+
+def _prepare(route: Route, request: Message) -> tuple[str, dict[str, str | int], dict[str, Any] | None]:
+    """Validate `request`, then build its REST path, query parameters and JSON body (None: no body)."""
+    validate.validate(route, request)
+    body = convert.to_rest(request, route.body, route.always) if route.body else None
+    return _path(route, request), _query(route, request), body
 
 
 def _path(route: Route, request: Message) -> str:
