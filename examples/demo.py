@@ -105,6 +105,8 @@ def start_gateway(stack: ExitStack, base_url: str) -> str:
             "127.0.0.1:0",
             "--upstream",
             base_url,
+            "--log-level",
+            "WARNING",
             env={"OPENAI_API_KEY": API_KEY},
         )
     )

@@ -52,7 +52,9 @@ class Gateway:
         binding = BINDINGS[rpc]
         route = binding.route
         path, params, body = _prepare(route, request)
-        data = await self.upstream.request(route.method, path, options, params=params, json=body)
+        data = await self.upstream.request(
+            route.method, path, options, params=params, json=body, route=route.path
+        )
         return self._response(binding, data)
 
     async def stream(self, rpc: str, request: Message, options: CallOptions) -> AsyncIterator[Message]:
@@ -63,7 +65,9 @@ class Gateway:
 
         async def fetch(after: str | None) -> dict[str, Any]:
             page_params = params if after is None else {**params, "after": after}
-            return await self.upstream.request(route.method, path, options, params=page_params)
+            return await self.upstream.request(
+                route.method, path, options, params=page_params, route=route.path
+            )
 
         pages = pagination.prefetched(pagination.pages(fetch, getattr(request, "after") or None))
         async for item in pagination.items(pages):

@@ -1,7 +1,10 @@
 """Building and running the gRPC server: `build_server()` wires it, `serve()` runs it, `main()` is the CLI.
 
-`serve()` stops on SIGTERM or SIGINT (or when its `stop` event is set): the server refuses new RPCs, gives
-in-flight ones `grace` seconds, then the upstream connections are closed.
+The server carries RunsService, the standard health service (`grpc.health.v1.Health`) and server
+reflection, behind the observing interceptor. `serve()` listens on TCP (with TLS or mTLS when certificate
+files are given) and/or a Unix domain socket, reports SERVING once it serves, and on SIGTERM or SIGINT (or
+when its `stop` event is set) reports NOT_SERVING, refuses new RPCs, gives in-flight ones `grace` seconds,
+closes the upstream connections and returns, so the process exits 0.
 """
 
 from __future__ import annotations
@@ -11,76 +14,136 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import httpx
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
 from gateway.config import Settings
-from gateway.core import Gateway
+from gateway.core import SERVICE, Gateway
+from gateway.observe import JsonFormatter, Metrics, Observer
 from gateway.servicer import RunsServicer
 from gateway.upstream import Upstream
 
 log = logging.getLogger("gateway")
+# The documented asyncio health servicer; grpcio-health-checking's type stubs do not declare `health.aio`.
+AsyncHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
 
 
-def build_server(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> tuple[grpc.aio.Server, Gateway]:
-    """A gRPC server with RunsService over one shared upstream client (not started, no port yet)."""
+@dataclass(frozen=True)
+class Built:
+    """A wired server (not started, no port yet) and the parts `serve()` drives."""
+
+    server: grpc.aio.Server
+    gateway: Gateway
+    health: Any  # AsyncHealthServicer
+    metrics: Metrics
+
+
+def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Built:
+    """RunsService over one shared upstream client, with health, reflection, metrics and access logs."""
+    metrics = Metrics()
     upstream = Upstream(
         settings.base_url,
         settings.api_key,
         timeout=settings.timeout,
         max_connections=settings.max_connections,
         transport=transport,
+        observe=metrics.observe_upstream,
     )
     gateway = Gateway(upstream)
-    server = grpc.aio.server()
+    server = grpc.aio.server(interceptors=[Observer(metrics)])
     pb_grpc.add_RunsServiceServicer_to_server(RunsServicer(gateway), server)  # type: ignore[no-untyped-call]
-    return server, gateway
+    health_servicer = AsyncHealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = (SERVICE.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server)
+    return Built(server, gateway, health_servicer, metrics)
+
+
+def add_listeners(server: grpc.aio.Server, settings: Settings) -> int | None:
+    """Bind the TCP address (TLS when configured) and the Unix socket; the TCP port bound, if any."""
+    port = None
+    if settings.listen:
+        tls = settings.read_tls()
+        if tls is None:
+            port = server.add_insecure_port(settings.listen)
+        else:
+            chain, key, client_ca = tls
+            credentials = grpc.ssl_server_credentials(
+                [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+            )
+            port = server.add_secure_port(settings.listen, credentials)
+    if settings.uds:
+        server.add_insecure_port(f"unix:{settings.uds}")
+    return port
 
 
 async def serve(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
-    ready: Callable[[int], None] | None = None,
+    ready: Callable[[int | None], None] | None = None,
 ) -> None:
-    """Serve until `stop` is set (or SIGTERM/SIGINT when `stop` is None); `ready` receives the bound port."""
-    server, gateway = build_server(settings)
-    port = server.add_insecure_port(settings.listen)
+    """Serve until `stop` is set (or SIGTERM/SIGINT when `stop` is None); `ready` gets the TCP port bound."""
+    built = build_server(settings)
+    port = add_listeners(built.server, settings)
     if stop is None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-    await server.start()
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    stop_metrics = built.metrics.serve(settings.metrics_listen) if settings.metrics_listen else None
+    await built.server.start()
+    for name in ("", SERVICE.full_name):
+        await built.health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(
-        "serving RunsService on %s:%d, upstream %s",
-        settings.listen.rpartition(":")[0],
-        port,
-        settings.base_url,
+        "serving",
+        extra={
+            "fields": {
+                "tcp_port": port,
+                "uds": settings.uds,
+                "upstream": settings.base_url,
+                "tls": bool(settings.tls_cert),
+                "mtls": bool(settings.tls_client_ca),
+            }
+        },
     )
     if ready is not None:
         ready(port)
     try:
         await stop.wait()
     finally:
-        await server.stop(settings.grace)
-        await gateway.upstream.aclose()
+        log.info("stopping", extra={"fields": {"grace_seconds": settings.grace}})
+        await built.health.enter_graceful_shutdown()
+        await built.server.stop(settings.grace)
+        await built.gateway.upstream.aclose()
+        if stop_metrics is not None:
+            stop_metrics()
         log.info("stopped")
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr at `level`; httpx's own request lines only when debugging."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    if level != "DEBUG":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The `runs-gateway` command."""
     settings = Settings.load(argv)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if settings.log_level != "DEBUG":
-        # httpx logs every request at INFO: too much for a gateway's log, kept for debugging.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    host = settings.listen.rpartition(":")[0]
-    asyncio.run(
-        serve(settings, ready=lambda port: print(f"runs-gateway listening on {host}:{port}", flush=True))
-    )
+    configure_logging(settings.log_level)
+
+    def announce(port: int | None) -> None:
+        where = [f"{settings.listen.rpartition(':')[0]}:{port}"] if port is not None else []
+        where += [f"unix:{settings.uds}"] if settings.uds else []
+        print(f"runs-gateway listening on {' '.join(where)}", flush=True)
+
+    asyncio.run(serve(settings, ready=announce))
     sys.exit(0)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,22 @@ FORWARDED_HEADERS = ("authorization", "openai-organization")
 """Request metadata forwarded to the upstream as HTTP headers; nothing else is."""
 
 BETA_HEADERS = {"OpenAI-Beta": "assistants=v1"}
+
+Observe = Callable[[str, str, str, float], None]
+"""Told of every REST call: (HTTP method, path template, HTTP status or transport error name, seconds)."""
+
+
+@dataclass
+class Exchange:
+    """What the upstream last answered within one RPC: its HTTP status and `x-request-id`."""
+
+    status: int | None = None
+    request_id: str | None = None
+
+
+current_exchange: ContextVar[Exchange | None] = ContextVar("current_exchange", default=None)
+"""The Exchange of the RPC being served, if whoever serves it wants one (a mutable record, so the tasks
+that fetch pages ahead share it with the RPC's own task)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +67,11 @@ class Upstream:
         timeout: float = 60.0,
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: Observe | None = None,
     ) -> None:
         self._api_key = api_key
         self._timeout = timeout
+        self._observe = observe
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={**BETA_HEADERS, "User-Agent": "runs-gateway"},
@@ -71,17 +90,31 @@ class Upstream:
         *,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
+        route: str = "",
     ) -> dict[str, Any]:
         """Make one REST call and return its JSON object; raise UpstreamError for an HTTP error answer.
 
         The call is bounded by the client's deadline (or the default timeout) as a whole, not per read.
+        `route` is the path template the call was made from, for metrics.
         """
         timeout = self._time_left(options)
         headers = self._headers(options)
-        async with asyncio.timeout(timeout):
-            response = await self._client.request(
-                method, path, params=params, json=json, headers=headers, timeout=timeout
-            )
+        started, outcome = time.perf_counter(), "unknown"
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self._client.request(
+                    method, path, params=params, json=json, headers=headers, timeout=timeout
+                )
+            outcome = str(response.status_code)
+        except BaseException as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe(method, route or path, outcome, time.perf_counter() - started)
+        exchange = current_exchange.get()
+        if exchange is not None:
+            exchange.status, exchange.request_id = response.status_code, response.headers.get("x-request-id")
         if response.is_error:
             raise self._error(response, headers)
         return self._json(response)

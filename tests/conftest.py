@@ -29,7 +29,8 @@ async def serve_gateway(
 ) -> AsyncIterator[runs_service_pb2_grpc.RunsServiceStub]:
     """Serve the gateway on 127.0.0.1:<free port> and yield a stub on a real channel to it."""
     settings = Settings(listen="127.0.0.1:0", base_url=base_url, api_key=api_key, timeout=upstream_timeout)
-    server, gateway = build_server(settings, transport=transport)
+    built = build_server(settings, transport=transport)
+    server = built.server
     port = server.add_insecure_port(settings.listen)
     await server.start()
     try:
@@ -37,7 +38,7 @@ async def serve_gateway(
             yield runs_service_pb2_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
     finally:
         await server.stop(0)
-        await gateway.upstream.aclose()
+        await built.gateway.upstream.aclose()
 
 
 class FakeUpstream:
@@ -61,7 +62,7 @@ class GatewayThread:
         self._settings = settings
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
-        self._ready: Future[int] = Future()
+        self._ready: Future[int | None] = Future()
         self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
 
     def _run(self) -> None:

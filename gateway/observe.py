@@ -1,0 +1,176 @@
+"""Observability: one structured log line and the Prometheus metrics of every RPC, and of every upstream call.
+
+A server interceptor wraps each handler: it counts the RPC with the metric names of go-grpc-prometheus
+(`grpc_server_started_total`, `grpc_server_handled_total`, `grpc_server_handling_seconds`, labels
+grpc_type / grpc_service / grpc_method / grpc_code), so existing dashboards work, and logs one JSON line
+with the method, the code, the duration, and what the upstream answered (status, `x-request-id`), which the
+upstream client records in an `Exchange` bound to the RPC's context. Logs carry no headers, metadata or
+message bodies, so no secret can reach them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from gateway.upstream import Exchange, current_exchange
+
+access_log = logging.getLogger("gateway.access")
+
+
+class Metrics:
+    """The gateway's Prometheus metrics, in a registry of their own (one per server: tests run many)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        rpc = ("grpc_type", "grpc_service", "grpc_method")
+        self.started = Counter(
+            "grpc_server_started_total", "RPCs started on the server.", rpc, registry=self.registry
+        )
+        self.handled = Counter(
+            "grpc_server_handled_total",
+            "RPCs completed on the server, whatever their status.",
+            (*rpc, "grpc_code"),
+            registry=self.registry,
+        )
+        self.handling = Histogram(
+            "grpc_server_handling_seconds",
+            "Time to handle an RPC, until its status is sent.",
+            rpc,
+            registry=self.registry,
+        )
+        upstream = ("method", "route")
+        self.upstream_requests = Counter(
+            "runs_gateway_upstream_requests_total",
+            "REST calls to the upstream, by HTTP status (or the transport error).",
+            (*upstream, "status"),
+            registry=self.registry,
+        )
+        self.upstream_seconds = Histogram(
+            "runs_gateway_upstream_request_seconds",
+            "Time until the upstream answered a REST call.",
+            upstream,
+            registry=self.registry,
+        )
+
+    def observe_upstream(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one REST call; `route` is the path template, never a concrete path (cardinality)."""
+        self.upstream_requests.labels(method, route, status).inc()
+        self.upstream_seconds.labels(method, route).observe(seconds)
+
+    def serve(self, listen: str) -> Callable[[], None]:
+        """Serve /metrics over HTTP on HOST:PORT in a thread; returns the function that stops it."""
+        host, _, port = listen.rpartition(":")
+        server, thread = start_http_server(int(port), host.strip("[]"), registry=self.registry)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+
+        return stop
+
+
+class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic in stubs only
+    """Counts, times and logs every RPC the server handles."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
+        if handler.unary_unary:
+            labels = ("unary", service, method)
+            return handler._replace(unary_unary=self._unary(handler.unary_unary, labels))  # type: ignore[attr-defined,no-any-return]
+        if handler.unary_stream:
+            labels = ("server_stream", service, method)
+            return handler._replace(unary_stream=self._stream(handler.unary_stream, labels))  # type: ignore[attr-defined,no-any-return]
+        return handler
+
+    def _unary(self, behavior: Callable[..., Any], labels: tuple[str, str, str]) -> Callable[..., Any]:
+        async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            with self._observe(labels, context):
+                return await behavior(request, context)
+
+        return observed
+
+    def _stream(self, behavior: Callable[..., Any], labels: tuple[str, str, str]) -> Callable[..., Any]:
+        if not inspect.isasyncgenfunction(behavior):
+            return self._unary(behavior, labels)  # a handler that writes with context.write() and returns
+
+        async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            with self._observe(labels, context):
+                async for response in behavior(request, context):
+                    yield response
+
+        return observed
+
+    @contextmanager
+    def _observe(
+        self, labels: tuple[str, str, str], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Iterator[None]:
+        self._metrics.started.labels(*labels).inc()
+        exchange = Exchange()
+        token = current_exchange.set(exchange)
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            yield
+            code = context.code() or grpc.StatusCode.OK
+        except (asyncio.CancelledError, GeneratorExit):
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except BaseException:
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        finally:
+            current_exchange.reset(token)
+            seconds = time.perf_counter() - started
+            self._metrics.handled.labels(*labels, code.name).inc()
+            self._metrics.handling.labels(*labels).observe(seconds)
+            access_log.info(
+                "rpc",
+                extra={
+                    "fields": {
+                        "method": f"/{labels[1]}/{labels[2]}",
+                        "code": code.name,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "upstream_status": exchange.status,
+                        "upstream_request_id": exchange.request_id,
+                    }
+                },
+            )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+    converter = time.gmtime  # type: ignore[assignment]
