@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator.store import JSON, ApiError, Store
+from emulator.store import JSON, ApiError, Store, new_id
 
 Handler = Callable[[Request, "Emulator"], Awaitable[Any]]
 
@@ -84,19 +84,20 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 "headers": dict(request.headers),
             }
         )
+        headers = {"x-request-id": new_id("req_")}  # as OpenAI does, on every answer
         fault = emulator.take_fault(request)
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:
                 if fault.body is not None:
-                    return Response(fault.body, fault.status, media_type="text/html")
+                    return Response(fault.body, fault.status, headers, media_type="text/html")
                 error = ApiError(fault.status, f"Injected fault: HTTP {fault.status}.", type="server_error")
-                return JSONResponse(error.body(), fault.status)
+                return JSONResponse(error.body(), fault.status, headers)
         try:
             _check_auth(request, emulator.config)
-            return JSONResponse(await handler(request, emulator), headers={"x-request-id": "req_emulated"})
+            return JSONResponse(await handler(request, emulator), headers=headers)
         except ApiError as error:
-            return JSONResponse(error.body(), error.status)
+            return JSONResponse(error.body(), error.status, headers)
 
     return endpoint
 
