@@ -34,6 +34,10 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	npx --no-install buf lint
+	@# Wire compatibility with the previous commit on main (skipped where there is none, e.g. a shallow clone).
+	@if git rev-parse -q --verify HEAD~1 >/dev/null; then \
+		echo "buf breaking --against HEAD~1"; npx --no-install buf breaking --against '.git#ref=HEAD~1'; \
+	else echo "buf breaking: no previous commit to compare with, skipped"; fi
 
 test: lint
 	$(BIN)/python -m pytest

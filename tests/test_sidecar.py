@@ -298,3 +298,52 @@ def not_found_in(channel: grpc.Channel, thread: str) -> grpc.RpcError:
     except grpc.RpcError as error:
         return error
     raise AssertionError("GetRun of a run that does not exist succeeded")
+
+
+def test_the_healthcheck_command(emulator: EmulatorServer) -> None:
+    command = [sys.executable, "-m", "gateway.healthcheck"]
+    with GatewayThread(settings(emulator)) as target:
+        port = target.rpartition(":")[2]
+        serving = subprocess.run([*command, target], capture_output=True, text=True, timeout=30)
+        assert (serving.returncode, serving.stdout) == (0, "SERVING\n")
+        # A wildcard listen address is probed on loopback, as inside a container.
+        environment = {**os.environ, "RUNS_GATEWAY_LISTEN": f"0.0.0.0:{port}"}
+        wildcard = subprocess.run(command, capture_output=True, text=True, timeout=30, env=environment)
+        assert wildcard.returncode == 0
+    down = subprocess.run(
+        [*command, f"127.0.0.1:{free_port()}", "--timeout", "1"], capture_output=True, text=True, timeout=30
+    )
+    assert down.returncode == 1
+    assert down.stderr.startswith("unhealthy: ")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_dockerfile_and_manifest_use_what_the_project_defines() -> None:
+    """The container files are not built here; this keeps their commands and variables from rotting."""
+    import tomllib
+
+    import yaml
+
+    from gateway.config import FLAGS
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    variables = {variable for _, variable, _, _ in FLAGS} | {"OPENAI_API_KEY"}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["runs-gateway"]' in dockerfile
+    assert 'CMD ["runs-gateway-healthcheck"]' in dockerfile
+    assert "USER 10001" in dockerfile
+    assert {"runs-gateway", "runs-gateway-healthcheck"} <= set(scripts)
+    documents = list(yaml.safe_load_all((ROOT / "deploy/kubernetes/sidecar.yaml").read_text()))
+    [deployment] = [d for d in documents if d["kind"] == "Deployment"]
+    [gateway] = [
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "runs-gateway"
+    ]
+    env = {e["name"]: e.get("value") for e in gateway["env"]}
+    assert set(env) <= variables
+    assert env["RUNS_GATEWAY_LISTEN"] == "127.0.0.1:50051"
+    grace = float(env["RUNS_GATEWAY_GRACE"])
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > grace
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert gateway[probe]["exec"]["command"][0] in scripts
