@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="runs-gateway-healthcheck", description=__doc__.splitlines()[0])
     parser.add_argument("address", nargs="?", default=os.environ.get("RUNS_GATEWAY_LISTEN") or DEFAULT_LISTEN)
     parser.add_argument("--service", default="", help="the service to ask about (default: the whole server)")
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer (default 3)")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait (default 3)")
     args = parser.parse_args(argv)
     with grpc.insecure_channel(probe_address(args.address)) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
