@@ -18,6 +18,7 @@ from conftest import API_KEY, FakeUpstream, serve_gateway
 from factories import rest_error, rest_page, rest_run
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
+from test_errors import HTTP_CASES
 
 Code = grpc.StatusCode
 
@@ -178,21 +179,7 @@ async def test_bad_list_parameters_are_refused(request_: pb.ListRunsPageRequest,
     assert upstream.requests == []
 
 
-@pytest.mark.parametrize(
-    ("status", "code"),
-    [
-        (400, Code.INVALID_ARGUMENT),
-        (401, Code.UNAUTHENTICATED),
-        (403, Code.PERMISSION_DENIED),
-        (404, Code.NOT_FOUND),
-        (409, Code.ABORTED),
-        (429, Code.RESOURCE_EXHAUSTED),
-        (500, Code.INTERNAL),
-        (503, Code.UNAVAILABLE),
-        (504, Code.DEADLINE_EXCEEDED),
-        (418, Code.UNKNOWN),
-    ],
-)
+@pytest.mark.parametrize(("status", "code"), HTTP_CASES)
 async def test_upstream_errors_arrive_as_mapped_codes_with_the_upstream_message(
     status: int, code: grpc.StatusCode
 ) -> None:
