@@ -1,23 +1,26 @@
-"""REST JSON ↔ protobuf messages: the one module that converts, with every json_format option explicit.
+"""REST JSON ↔ protobuf messages: the one module that converts.
 
-The protos mirror the REST objects field for field (see resources.proto), so `json_format` does the work and
-only enum values need translating: REST writes `"in_progress"`, the proto enum value is
-`RUN_STATUS_IN_PROGRESS`. Which fields hold enums and objects, however deep, is read once per message type
-from the descriptors, so a field added to the protos needs no code here.
+The protos mirror the REST objects field for field (see resources.proto), so conversion is mostly a matter
+of naming the same data twice; what differs is read once per message type from the descriptors, so a field
+added to the protos needs no code here:
 
-Towards the client: unknown REST fields are ignored, an unknown REST enum value becomes the enum's zero
-value (`*_UNSPECIFIED`), and null leaves a field absent; a value of the wrong JSON type (a string where an
-object belongs, a number for an enum) is a `ConversionError`. Towards the upstream: JSON numbers inside a
-`google.protobuf.Struct` (a function's `parameters` schema) are doubles in protobuf; integral ones are sent
-as JSON integers again, so `{"maxItems": 3}` does not reach the upstream as `3.0`.
+- REST → proto, on the hot path of every answer and every streamed item: the REST object is reshaped into
+  constructor arguments (unknown keys and nulls dropped, enum strings mapped, the JSON type of every object
+  and array checked) and the message is built by protobuf's C constructor, which checks scalar types. This
+  is several times faster than `json_format.ParseDict` (measured in bench/, issue 4) with the same
+  semantics: unknown REST fields are ignored, an unknown REST enum value becomes the enum's zero value
+  (`*_UNSPECIFIED`), null leaves a field absent, and a value of the wrong JSON type is a `ConversionError`.
+- proto → REST, for request bodies: `json_format.MessageToDict` with every option explicit, then enum names
+  mapped back to REST strings. JSON numbers inside a `google.protobuf.Struct` (a function's `parameters`
+  schema) are doubles in protobuf; integral ones are sent as JSON integers again, so `{"maxItems": 3}` does
+  not reach the upstream as `3.0`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -27,7 +30,6 @@ JSON = dict[str, Any]
 # Descriptors come in two implementations (upb and pure Python) that types-protobuf does not unify.
 Descriptor = Any
 EnumDescriptor = Any
-FieldDescriptor = Any
 
 _STRUCT = "google.protobuf.Struct"
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
@@ -38,13 +40,10 @@ class ConversionError(ValueError):
 
 
 def to_message(data: JSON, message_class: type[M]) -> M:
-    """Parse a REST object into `message_class`; `data` is consumed (its enum values are rewritten)."""
-    _walk(data, _plan(message_class.DESCRIPTOR), _rest_to_number)
+    """Build a `message_class` from a REST object (which is left as it was)."""
     try:
-        return json_format.ParseDict(
-            data, message_class(), ignore_unknown_fields=True, max_recursion_depth=64
-        )
-    except json_format.ParseError as exc:
+        return message_class(**_arguments(data, _schema(message_class.DESCRIPTOR), message_class.__name__))
+    except (TypeError, ValueError) as exc:  # a scalar of the wrong JSON type, refused by protobuf
         raise ConversionError(str(exc)) from exc
 
 
@@ -63,8 +62,7 @@ def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] =
     )
     body = {name: data[name] for name in fields if name in data and (data[name] != [] and data[name] != {})}
     body.update({name: data[name] for name in always})
-    _walk(body, _plan(message.DESCRIPTOR), _name_to_rest)
-    return {name: _integral_numbers(value) for name, value in body.items()}
+    return _restify(body, _schema(message.DESCRIPTOR))  # type: ignore[no-any-return]
 
 
 def enum_to_rest(enum: EnumDescriptor, number: int) -> str:
@@ -72,51 +70,94 @@ def enum_to_rest(enum: EnumDescriptor, number: int) -> str:
     return _rest_names(enum)[number]
 
 
-# One entry per field that holds an enum or an object: (name, repeated, kind, enum, sub-plan). An OBJECT
-# (a map or a Struct) must be a JSON object and is not walked further; a MESSAGE is walked with its sub-plan.
-ENUM, MESSAGE, OBJECT = "enum", "message", "object"
-Plan = tuple[tuple[str, bool, str, EnumDescriptor | None, "Plan"], ...]
-Rewrite = Callable[[EnumDescriptor, Any], Any]
+class Field(NamedTuple):
+    """What conversion needs to know of one field."""
+
+    repeated: bool
+    kind: str  # SCALAR, ENUM, MESSAGE, or OBJECT (a map or a Struct: any JSON object, taken as it is)
+    enum: EnumDescriptor | None
+    schema: Schema
+
+
+SCALAR, ENUM, MESSAGE, OBJECT = "scalar", "enum", "message", "object"
+Schema = dict[str, Field]
 
 
 @cache
-def _plan(descriptor: Descriptor) -> Plan:
-    plan: list[tuple[str, bool, str, EnumDescriptor | None, Plan]] = []
+def _schema(descriptor: Descriptor) -> Schema:
+    schema: Schema = {}
     for field in descriptor.fields:
+        kind, enum, sub = SCALAR, None, {}
+        repeated = field.is_repeated
         if field.enum_type is not None:
-            plan.append((field.name, field.is_repeated, ENUM, field.enum_type, ()))
+            kind, enum = ENUM, field.enum_type
         elif field.message_type is not None:
             is_map = field.message_type.GetOptions().map_entry
             if is_map or field.message_type.full_name == _STRUCT:
-                plan.append((field.name, field.is_repeated and not is_map, OBJECT, None, ()))
+                kind, repeated = OBJECT, repeated and not is_map
             else:
-                plan.append((field.name, field.is_repeated, MESSAGE, None, _plan(field.message_type)))
-    return tuple(plan)
+                kind, sub = MESSAGE, _schema(field.message_type)
+        schema[field.name] = Field(repeated, kind, enum, sub)
+    return schema
 
 
-def _walk(data: JSON, plan: Plan, rewrite: Rewrite) -> None:
-    # json_format would take a string where an object belongs for a message with no fields set (it iterates
-    # the characters as unknown keys): the JSON type of every object and array is checked here instead.
-    for name, repeated, kind, enum, sub in plan:
-        value = data.get(name)
-        if value is None:
-            continue
-        if not repeated:
-            data[name] = _value(name, value, kind, enum, sub, rewrite)
+def _arguments(data: Any, schema: Schema, where: str) -> JSON:
+    if not isinstance(data, dict):
+        raise ConversionError(f"{where}: expected an object, got {type(data).__name__}")
+    arguments = {}
+    for name, value in data.items():
+        field = schema.get(name)
+        if field is None or value is None:
+            continue  # a field this version does not know, or REST null: absent
+        if field.kind is SCALAR:
+            arguments[name] = value
+        elif not field.repeated:
+            arguments[name] = _argument(field, value, name)
         elif isinstance(value, list):
-            data[name] = [_value(name, item, kind, enum, sub, rewrite) for item in value]
+            arguments[name] = [_argument(field, item, name) for item in value]
         else:
             raise ConversionError(f"{name}: expected an array, got {type(value).__name__}")
+    return arguments
 
 
-def _value(name: str, value: Any, kind: str, enum: EnumDescriptor | None, sub: Plan, rewrite: Rewrite) -> Any:
-    if kind == ENUM:
-        return rewrite(enum, value)
-    if not isinstance(value, dict):
+def _argument(field: Field, value: Any, name: str) -> Any:
+    if field.kind is ENUM:
+        if not isinstance(value, str):
+            raise ConversionError(f"{name}: expected a string, got {type(value).__name__}")
+        return _rest_numbers(field.enum).get(value, 0)
+    if field.kind is MESSAGE:
+        return _arguments(value, field.schema, name)
+    if not isinstance(value, dict):  # OBJECT
         raise ConversionError(f"{name}: expected an object, got {type(value).__name__}")
-    if kind == MESSAGE:
-        _walk(value, sub, rewrite)
     return value
+
+
+def _restify(value: Any, schema: Schema | None) -> Any:
+    # A body from MessageToDict: enum names become REST strings; inside a Struct (schema None), integral
+    # floats become ints. Request messages have no float or double fields (tests/test_convert.py checks it).
+    if isinstance(value, list):
+        return [_restify(item, schema) for item in value]
+    if not isinstance(value, dict):
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+    if schema is None:
+        return {key: _restify(item, None) for key, item in value.items()}
+    return {key: _restify_field(schema[key], item) for key, item in value.items()}
+
+
+def _restify_field(field: Field, value: Any) -> Any:
+    if field.kind is ENUM:
+        return (
+            [_enum_name_to_rest(field.enum, v) for v in value]
+            if field.repeated
+            else _enum_name_to_rest(field.enum, value)
+        )
+    if field.kind is MESSAGE:
+        return _restify(value, field.schema)
+    return _restify(value, None) if field.kind is OBJECT else value
+
+
+def _enum_name_to_rest(enum: EnumDescriptor, name: str) -> str:
+    return _rest_names(enum)[enum.values_by_name[name].number]
 
 
 @cache
@@ -128,25 +169,3 @@ def _rest_names(enum: EnumDescriptor) -> dict[int, str]:
 @cache
 def _rest_numbers(enum: EnumDescriptor) -> dict[str, int]:
     return {rest: number for number, rest in _rest_names(enum).items()}
-
-
-def _rest_to_number(enum: EnumDescriptor, value: Any) -> int:
-    if not isinstance(value, str):
-        raise ConversionError(f"{enum.name}: expected a string, got {type(value).__name__}")
-    return _rest_numbers(enum).get(value, 0)
-
-
-def _name_to_rest(enum: EnumDescriptor, value: Any) -> Any:
-    return _rest_names(enum)[enum.values_by_name[value].number]
-
-
-def _integral_numbers(value: object) -> object:
-    # Request messages have no float or double fields (tests/test_convert.py checks it), so every float in a
-    # body comes from a Struct, where JSON has only "number".
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral_numbers(v) for v in value]
-    return value
