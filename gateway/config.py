@@ -31,6 +31,8 @@ class Settings:
     timeout: float = 60.0
     grace: float = 5.0
     max_connections: int = 100
+    max_retries: int = 2
+    max_message_bytes: int = 4 * 1024 * 1024
     log_level: str = "INFO"
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -49,6 +51,10 @@ class Settings:
                 raise ValueError(f"--{name.replace('_', '-')} must be HOST:PORT, got {value!r}")
         if self.timeout <= 0 or self.grace < 0 or self.max_connections < 1:
             raise ValueError("--timeout must be > 0, --grace >= 0 and --max-connections >= 1")
+        if not 0 <= self.max_retries <= 10:
+            raise ValueError(f"--max-retries must be 0-10, got {self.max_retries}")
+        if self.max_message_bytes < 64 * 1024:
+            raise ValueError(f"--max-message-bytes must be at least 65536, got {self.max_message_bytes}")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
         self._check_tls()
@@ -113,6 +119,18 @@ FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "RUNS_GATEWAY_MAX_CONNECTIONS",
         int,
         "size of the upstream connection pool (default 100)",
+    ),
+    (
+        "max_retries",
+        "RUNS_GATEWAY_MAX_RETRIES",
+        int,
+        "retries of a failed upstream call, where retrying is safe (default 2; 0 turns retries off)",
+    ),
+    (
+        "max_message_bytes",
+        "RUNS_GATEWAY_MAX_MESSAGE_BYTES",
+        int,
+        "largest gRPC message sent or received, in bytes (default 4194304, gRPC's own default)",
     ),
     ("log_level", "RUNS_GATEWAY_LOG_LEVEL", str.upper, f"one of {', '.join(LOG_LEVELS)} (default INFO)"),
     ("tls_cert", "RUNS_GATEWAY_TLS_CERT", str, "PEM certificate chain: serve TCP with TLS (with --tls-key)"),

@@ -6,7 +6,8 @@ servicer hands it an RPC name, a request message and `CallOptions`, and maps wha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from google.protobuf.message_factory import GetMessageClass
 from runs_gateway.assistants.v1 import runs_service_pb2
 
 from gateway import convert, pagination, validate
-from gateway.errors import UpstreamProtocolError
+from gateway.errors import ResponseTooLarge, UpstreamError, UpstreamProtocolError
 from gateway.routes import ROUTES, Route
 from gateway.upstream import CallOptions, Upstream
 
@@ -41,21 +42,31 @@ BINDINGS: dict[str, Binding] = {method.name: _bind(method) for method in SERVICE
 """RPC name → its route and response class, for every method of RunsService."""
 
 
-class Gateway:
-    """Serves the RPCs of RunsService by calling the REST API through `upstream`."""
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""gRPC's default maximum message size, which every client enforces unless configured otherwise."""
 
-    def __init__(self, upstream: Upstream) -> None:
+
+class Gateway:
+    """Serves the RPCs of RunsService by calling the REST API through `upstream`.
+
+    A response message larger than `max_message_bytes` is refused with a message saying what to do
+    instead, rather than left to fail in the client's receive limit with no hint.
+    """
+
+    def __init__(self, upstream: Upstream, *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.upstream = upstream
+        self.max_message_bytes = max_message_bytes
 
     async def call(self, rpc: str, request: Message, options: CallOptions) -> Message:
-        """Serve a unary RPC: one REST call, its answer as the response message."""
+        """Serve a unary RPC: one REST call (retries aside), its answer as the response message."""
         binding = BINDINGS[rpc]
         route = binding.route
         path, params, body = _prepare(route, request)
-        data = await self.upstream.request(
-            route.method, path, options, params=params, json=body, route=route.path
-        )
-        return self._response(binding, data)
+        with _addressing(route, request):
+            data = await self.upstream.request(
+                route.method, path, options, params=params, json=body, route=route.path
+            )
+        return self._checked(self._response(binding, data))
 
     async def stream(self, rpc: str, request: Message, options: CallOptions) -> AsyncIterator[Message]:
         """Serve a server-streaming list RPC: every item of every page, in order, one message each."""
@@ -70,10 +81,20 @@ class Gateway:
             )
 
         pages = pagination.prefetched(pagination.pages(fetch, getattr(request, "after") or None))
-        async for item in pagination.items(pages):
-            if not isinstance(item, dict):
-                raise UpstreamProtocolError("upstream list item is not an object")
-            yield self._response(binding, item)
+        with _addressing(route, request):
+            async for item in pagination.items(pages):
+                if not isinstance(item, dict):
+                    raise UpstreamProtocolError("upstream list item is not an object")
+                yield self._checked(self._response(binding, item))
+
+    def _checked(self, message: Message) -> Message:
+        size = message.ByteSize()
+        if size > self.max_message_bytes:
+            raise ResponseTooLarge(
+                f"the response would be {size} bytes, over the {self.max_message_bytes}-byte gRPC message "
+                "limit: ask for fewer items with `limit`, or use the streaming list RPC"
+            )
+        return message
 
     @staticmethod
     def _response(binding: Binding, data: dict[str, Any]) -> Message:
@@ -82,6 +103,17 @@ class Gateway:
             return convert.to_message(wrapped, binding.response)
         except convert.ConversionError as exc:
             raise UpstreamProtocolError(f"upstream object does not match the API: {exc}") from exc
+
+
+@contextmanager
+def _addressing(route: Route, request: Message) -> Iterator[None]:
+    """Name the resource the call addressed on an UpstreamError, for its NOT_FOUND details."""
+    try:
+        yield
+    except UpstreamError as exc:
+        kind, template = route.resource
+        exc.resource = (kind, template.format(**{name: getattr(request, name) for name in route.path_params}))
+        raise
 
 
 def _prepare(route: Route, request: Message) -> tuple[str, dict[str, str | int], dict[str, Any] | None]:

@@ -9,19 +9,33 @@ match winning, the way httpcore's `map_exceptions` does:
   table (`doc/http-grpc-status-mapping.md`), which is for responses without a grpc-status and maps 404 to
   UNIMPLEMENTED.
 - `TRANSPORT_TO_GRPC`: a failure to get any HTTP answer (timeout, refused connection, reset).
+
+Every status carries AIP-193 details (`google.rpc.Status` in the `grpc-status-details-bin` trailer, packed
+by grpcio-status): always an `ErrorInfo` (a machine-readable reason in UPPER_SNAKE_CASE, the domain
+`DOMAIN`, metadata such as the HTTP status and the upstream's `param`), and where they apply a `BadRequest`
+with field violations, a `RetryInfo` from the upstream's retry-after, a `RequestInfo` with the upstream
+request id and a `ResourceInfo` naming what was not found.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import httpx
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 log = logging.getLogger(__name__)
+
+DOMAIN = "runs-gateway"
+"""The `ErrorInfo.domain` of every error the gateway returns, its own and the upstream's."""
 
 HTTP_TO_GRPC: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -40,16 +54,28 @@ HTTP_TO_GRPC: dict[int, grpc.StatusCode] = {
 """HTTP status of an upstream error answer → gRPC code; any other status is UNKNOWN."""
 
 
+class Answered(Protocol):
+    """What the upstream answered within one RPC (`upstream.Exchange` is one)."""
+
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def metadata(self) -> Sequence[tuple[str, str]]: ...
+
+
 class GatewayError(Exception):
-    """Base of the errors the core raises; `code` is the gRPC status it maps to."""
+    """Base of the errors the core raises; `code` is the gRPC status it maps to, `reason` its ErrorInfo
+    reason."""
 
     code = grpc.StatusCode.UNKNOWN
+    reason = "UNKNOWN"
 
 
 class InvalidArgument(GatewayError):
     """The request is refused before any REST call: `field` is the request field at fault."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
 
     def __init__(self, field: str, description: str) -> None:
         super().__init__(f"{field}: {description}")
@@ -58,7 +84,11 @@ class InvalidArgument(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """The upstream answered an HTTP error; the fields come from its OpenAI error body, if it had one."""
+    """The upstream answered an HTTP error; the fields come from its OpenAI error body, if it had one.
+
+    `retry_after` is the wait (seconds) the upstream asked for; `resource` is (type, name) of what the
+    call addressed, set by the core so a NOT_FOUND can say what was not found.
+    """
 
     def __init__(
         self,
@@ -69,6 +99,7 @@ class UpstreamError(GatewayError):
         param: str | None = None,
         error_code: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -77,11 +108,19 @@ class UpstreamError(GatewayError):
         self.param = param
         self.error_code = error_code
         self.request_id = request_id
+        self.retry_after = retry_after
+        self.resource: tuple[str, str] | None = None
 
     @property
     def code(self) -> grpc.StatusCode:  # type: ignore[override]
         """The gRPC code of this HTTP status, from `HTTP_TO_GRPC`."""
         return HTTP_TO_GRPC.get(self.status, grpc.StatusCode.UNKNOWN)
+
+    @property
+    def reason(self) -> str:  # type: ignore[override]
+        """The upstream's error code, else its error type, in UPPER_SNAKE_CASE; else `HTTP_<status>`."""
+        named = self.error_code or self.type
+        return _upper_snake(named) if named and _upper_snake(named) else f"HTTP_{self.status}"
 
 
 class UpstreamProtocolError(GatewayError):
@@ -91,44 +130,124 @@ class UpstreamProtocolError(GatewayError):
     """
 
     code = grpc.StatusCode.UNAVAILABLE
+    reason = "UPSTREAM_PROTOCOL_ERROR"
 
 
 class DeadlineExceeded(GatewayError):
     """The client's deadline passed before the upstream answered."""
 
     code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "DEADLINE_EXCEEDED"
 
 
-TRANSPORT_TO_GRPC: tuple[tuple[type[BaseException], grpc.StatusCode, str], ...] = (
+class ResponseTooLarge(GatewayError):
+    """A response message would exceed the gRPC message size limit."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RESPONSE_TOO_LARGE"
+
+
+TRANSPORT_TO_GRPC: tuple[tuple[type[BaseException], grpc.StatusCode, str, str], ...] = (
     # Most specific first: httpx.TimeoutException is an httpx.TransportError.
-    (httpx.TimeoutException, grpc.StatusCode.DEADLINE_EXCEEDED, "upstream did not answer in time"),
-    (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED, "upstream did not answer in time"),
-    (httpx.TransportError, grpc.StatusCode.UNAVAILABLE, "upstream unreachable"),
+    (
+        httpx.TimeoutException,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        "upstream did not answer in time",
+        "UPSTREAM_TIMEOUT",
+    ),
+    (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED, "upstream did not answer in time", "UPSTREAM_TIMEOUT"),
+    (httpx.TransportError, grpc.StatusCode.UNAVAILABLE, "upstream unreachable", "UPSTREAM_UNAVAILABLE"),
 )
-"""Exceptions raised when no HTTP answer arrived → gRPC code and the message the client sees."""
+"""Exceptions raised when no HTTP answer arrived → gRPC code, the message the client sees, the reason."""
 
 
 def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
     """The gRPC code and message for an exception raised by the core (INTERNAL for anything unexpected)."""
+    code, message, _ = _classify(exc)
+    return code, message
+
+
+def _classify(exc: Exception) -> tuple[grpc.StatusCode, str, str]:
     if isinstance(exc, GatewayError):
-        return exc.code, str(exc)
-    for kind, code, message in TRANSPORT_TO_GRPC:
+        return exc.code, str(exc), exc.reason
+    for kind, code, message, reason in TRANSPORT_TO_GRPC:
         if isinstance(exc, kind):
             # The exception text may name hosts or internals; the client gets the fixed message only.
-            return code, f"{message} ({type(exc).__name__})"
-    return grpc.StatusCode.INTERNAL, "internal error in the gateway"
+            return code, f"{message} ({type(exc).__name__})", reason
+    return grpc.StatusCode.INTERNAL, "internal error in the gateway", "INTERNAL"
+
+
+def rich_status(exc: Exception, request_id: str | None = None) -> grpc.Status:
+    """The status for `exc`, with its AIP-193 details in the trailing metadata (see the module docstring).
+
+    `request_id` is the upstream request id of the RPC's last REST call, when the error itself has none.
+    """
+    code, message, reason = _classify(exc)
+    details: list[Message] = [error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=_info(exc))]
+    if isinstance(exc, InvalidArgument):
+        details.append(_bad_request(exc.field, exc.description))
+    if isinstance(exc, UpstreamError):
+        details += _upstream_details(exc)
+        request_id = exc.request_id or request_id
+    if request_id:
+        details.append(error_details_pb2.RequestInfo(request_id=request_id))
+    status = status_pb2.Status(code=code.value[0], message=message, details=[_pack(d) for d in details])
+    return rpc_status.to_status(status)
+
+
+def _info(exc: Exception) -> dict[str, str]:
+    if not isinstance(exc, UpstreamError):
+        return {}
+    info = {"httpStatus": str(exc.status), "type": exc.type, "code": exc.error_code, "param": exc.param}
+    return {key: value for key, value in info.items() if value}
+
+
+def _upstream_details(exc: UpstreamError) -> list[Message]:
+    details: list[Message] = []
+    if exc.param and exc.code is grpc.StatusCode.INVALID_ARGUMENT:
+        details.append(_bad_request(exc.param, exc.message))
+    if exc.retry_after is not None and exc.retry_after >= 0:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(exc.retry_after * 1e9))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    if exc.resource is not None and exc.code is grpc.StatusCode.NOT_FOUND:
+        kind, name = exc.resource
+        details.append(
+            error_details_pb2.ResourceInfo(resource_type=kind, resource_name=name, description=exc.message)
+        )
+    return details
+
+
+def _bad_request(field: str, description: str) -> error_details_pb2.BadRequest:
+    violation = error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+    return error_details_pb2.BadRequest(field_violations=[violation])
+
+
+def _pack(detail: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return packed
+
+
+def _upper_snake(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
 
 
 @asynccontextmanager
-async def translate(context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-    """Run an RPC's body; abort the RPC with the mapped status when the core raises.
+async def translate(context: grpc.aio.ServicerContext[Any, Any], exchange: Any = None) -> AsyncIterator[None]:
+    """Run an RPC's body; abort the RPC with the mapped rich status when the core raises.
 
-    Cancellation (the client went away) is a BaseException and passes through untouched.
+    `exchange` (an `upstream.Exchange`, when given) adds the upstream request id to the details and its
+    returned metadata to the trailers. Cancellation (the client went away) is a BaseException and passes
+    through untouched.
     """
     try:
         yield
     except Exception as exc:
-        code, message = status_of(exc)
+        code, _ = status_of(exc)
         if code is grpc.StatusCode.INTERNAL and not isinstance(exc, GatewayError):
             log.exception("unexpected error in the gateway")
-        await context.abort(code, message)
+        request_id = exchange.request_id if exchange is not None else None
+        status = rich_status(exc, request_id)
+        returned = tuple(exchange.metadata) if exchange is not None else ()
+        await context.abort(status.code, status.details, returned + tuple(status.trailing_metadata))

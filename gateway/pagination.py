@@ -1,7 +1,9 @@
 """Cursor pagination as layered async generators: pages, then one page fetched ahead, then items.
 
-`pages` follows the REST cursors (`has_more`, then `last_id` as the next `after`) and refuses a cursor that
-does not advance, so a broken upstream ends the stream with an error instead of looping forever.
+`pages` follows the REST cursors (`has_more`, then `last_id` as the next `after`) and refuses a cursor it
+has already followed or an empty page that says `has_more`, so a broken upstream ends the stream with an
+error instead of looping forever. `items` skips an item the previous or the same page already gave (pages
+that overlap), so a client never receives one twice.
 `prefetched` keeps exactly one page in flight while the caller consumes the current one: memory stays at
 two pages however long the list, and the next page's latency hides behind the streaming of this one. When the
 consumer stops (the gRPC client cancelled), the page in flight is cancelled, which aborts its HTTP request.
@@ -10,10 +12,13 @@ consumer stops (the gRPC client cancelled), the page in flight is cancelled, whi
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from gateway.errors import UpstreamProtocolError
+
+log = logging.getLogger(__name__)
 
 Page = dict[str, Any]
 FetchPage = Callable[[str | None], Awaitable[Page]]
@@ -22,6 +27,7 @@ FetchPage = Callable[[str | None], Awaitable[Page]]
 
 async def pages(fetch: FetchPage, after: str | None = None) -> AsyncIterator[Page]:
     """Every page of a list, in order, starting after the cursor `after`."""
+    followed = {after}  # one cursor per page: small, and what catches a cycle A -> B -> A
     while True:
         page = await fetch(after)
         data = page.get("data")
@@ -31,8 +37,9 @@ async def pages(fetch: FetchPage, after: str | None = None) -> AsyncIterator[Pag
         if not page.get("has_more"):
             return
         cursor = page.get("last_id") or (data[-1].get("id") if data and isinstance(data[-1], dict) else None)
-        if not isinstance(cursor, str) or not cursor or cursor == after:
+        if not data or not isinstance(cursor, str) or not cursor or cursor in followed:
             raise UpstreamProtocolError("upstream list says has_more but its cursor does not advance")
+        followed.add(cursor)
         after = cursor
 
 
@@ -61,7 +68,16 @@ async def _next(source: AsyncIterator[Page]) -> Page | None:
 
 
 async def items(source: AsyncIterator[Page]) -> AsyncIterator[dict[str, Any]]:
-    """The items of every page of `source`, in order."""
+    """The items of every page of `source`, in order, each id once (within two adjacent pages)."""
+    previous: set[str] = set()
     async for page in source:
+        current: set[str] = set()
         for item in page["data"]:
+            key = item.get("id") if isinstance(item, dict) else None
+            if isinstance(key, str):
+                if key in previous or key in current:
+                    log.warning("upstream list repeated an item; skipped", extra={"fields": {"id": key}})
+                    continue
+                current.add(key)
             yield item
+        previous = current

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
+RESOURCE_TYPES = {"thread_id": "thread", "run_id": "run", "step_id": "run_step"}
+"""Path placeholder → the type of resource its id names."""
+
 LIST_QUERY = ("limit", "order", "after", "before")
 """The query parameters of the REST list endpoints (cursor pagination)."""
 
@@ -34,9 +37,14 @@ class Route:
     body: tuple[str, ...] = ()
     always: tuple[str, ...] = ()
     path_params: tuple[str, ...] = field(init=False)
+    resource: tuple[str, str] = field(init=False)
+    """(type, path template) of the deepest resource the path names: what a 404 says was not found."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path_params", tuple(_PLACEHOLDER.findall(self.path)))
+        last = self.path_params[-1]
+        template = self.path[: self.path.index("{" + last + "}") + len(last) + 2].lstrip("/")
+        object.__setattr__(self, "resource", (RESOURCE_TYPES[last], template))
 
 
 _RUNS = "/threads/{thread_id}/runs"

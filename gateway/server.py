@@ -26,6 +26,7 @@ from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 from gateway.config import Settings
 from gateway.core import SERVICE, Gateway
 from gateway.observe import JsonFormatter, Metrics, Observer
+from gateway.retry import RetryPolicy
 from gateway.servicer import RunsServicer
 from gateway.upstream import Upstream
 
@@ -52,11 +53,16 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         settings.api_key,
         timeout=settings.timeout,
         max_connections=settings.max_connections,
+        retry_policy=RetryPolicy(max_retries=settings.max_retries),
         transport=transport,
         observe=metrics.observe_upstream,
     )
-    gateway = Gateway(upstream)
-    server = grpc.aio.server(interceptors=[Observer(metrics)])
+    gateway = Gateway(upstream, max_message_bytes=settings.max_message_bytes)
+    limits = [
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+    ]
+    server = grpc.aio.server(interceptors=[Observer(metrics)], options=limits)
     pb_grpc.add_RunsServiceServicer_to_server(RunsServicer(gateway), server)  # type: ignore[no-untyped-call]
     health_servicer = AsyncHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

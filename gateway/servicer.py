@@ -1,9 +1,10 @@
 """The gRPC servicer of RunsService: a thin adapter over `Gateway`, which knows nothing of gRPC.
 
 Each RPC hands its request, the client's metadata and remaining time to the core, and `errors.translate`
-turns whatever the core raises into the RPC's status. The streaming RPCs are async generators, as grpc.aio
-expects. A client that cancels cancels the handler task, which
-cancels the REST request in flight.
+turns whatever the core raises into the RPC's rich status. The upstream's response metadata (request id,
+processing time, rate limits) goes back as initial metadata of a unary response, and as trailing metadata
+of a stream or an error, when the whole answer is known. The streaming RPCs are async generators, as
+grpc.aio expects. A client that cancels cancels the handler task, which cancels the REST request in flight.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
 from gateway.core import Gateway
 from gateway.errors import translate
-from gateway.upstream import CallOptions
+from gateway.upstream import CallOptions, Exchange, current_exchange
 
 R = TypeVar("R", bound=Message)
 Context = grpc.aio.ServicerContext[Message, Message]
@@ -73,14 +74,28 @@ class RunsServicer(pb_grpc.RunsServiceServicer):
         return await self._unary("ListRunStepsPage", request, context, pb.ListRunStepsPageResponse)
 
     async def _unary(self, rpc: str, request: Message, context: Context, response: type[R]) -> R:
-        async with translate(context):
-            return cast(R, await self._gateway.call(rpc, request, _options(context)))
+        exchange = _exchange()
+        async with translate(context, exchange):
+            message = await self._gateway.call(rpc, request, _options(context))
+            await context.send_initial_metadata(exchange.metadata)
+            return cast(R, message)
         raise AssertionError("unreachable: translate() aborts the RPC")
 
     async def _stream(self, rpc: str, request: Message, context: Context, item: type[R]) -> AsyncIterator[R]:
-        async with translate(context):
+        exchange = _exchange()
+        async with translate(context, exchange):
             async for message in self._gateway.stream(rpc, request, _options(context)):
                 yield cast(R, message)
+            context.set_trailing_metadata(exchange.metadata)
+
+
+def _exchange() -> Exchange:
+    # The observing interceptor binds one to the RPC for its access log; without it, the servicer does.
+    exchange = current_exchange.get()
+    if exchange is None:
+        exchange = Exchange()
+        current_exchange.set(exchange)
+    return exchange
 
 
 def _options(context: Context) -> CallOptions:

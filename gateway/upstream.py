@@ -1,14 +1,18 @@
 """The upstream client: one shared `httpx.AsyncClient` that calls the REST API and reads its answers.
 
 It owns the connection pool and keep-alive, the `OpenAI-Beta: assistants=v1` header, the credentials (the
-client's `authorization` if it sent one, else the configured API key), the time bound of each call, and the
-reading of an answer into JSON or into an `UpstreamError` built from the OpenAI error body (with a fallback
-for bodies that are not JSON, such as a proxy's HTML 502 page). Secrets never leave this module in a message.
+client's `authorization` if it sent one, else the configured API key), the time bound of each call, the
+retries (`retry.py` says which and when), and the reading of an answer into JSON or into an `UpstreamError`
+built from the OpenAI error body (with a fallback for bodies that are not JSON, such as a proxy's HTML 502
+page). A body larger than `max_body_bytes` is refused as it streams in, so a hostile upstream cannot exhaust
+the gateway's memory. Secrets never leave this module in a message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
+import logging
 import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -17,23 +21,29 @@ from typing import Any
 
 import httpx
 
-from gateway.errors import DeadlineExceeded, InvalidArgument, UpstreamError, UpstreamProtocolError
+from gateway import metadata, retry
+from gateway.errors import DeadlineExceeded, UpstreamError, UpstreamProtocolError
+from gateway.retry import RetryPolicy
 
-FORWARDED_HEADERS = ("authorization", "openai-organization")
-"""Request metadata forwarded to the upstream as HTTP headers; nothing else is."""
+log = logging.getLogger(__name__)
 
 BETA_HEADERS = {"OpenAI-Beta": "assistants=v1"}
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""The default cap on an upstream answer's body: a full page of the largest runs is well under it."""
 
 Observe = Callable[[str, str, str, float], None]
-"""Told of every REST call: (HTTP method, path template, HTTP status or transport error name, seconds)."""
+"""Told of every REST attempt: (HTTP method, path template, HTTP status or transport error name, seconds)."""
 
 
 @dataclass
 class Exchange:
-    """What the upstream last answered within one RPC: its HTTP status and `x-request-id`."""
+    """What the upstream last answered within one RPC: its HTTP status, `x-request-id`, the response
+    metadata to return to the client, and how many REST attempts the RPC made."""
 
     status: int | None = None
     request_id: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    attempts: int = 0
 
 
 current_exchange: ContextVar[Exchange | None] = ContextVar("current_exchange", default=None)
@@ -49,11 +59,18 @@ class CallOptions:
     deadline: float | None = None
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, str], time_remaining: float | None) -> CallOptions:
-        """Options from a client's request metadata (keys lower-case) and its remaining time in seconds."""
-        headers = {k: metadata[k] for k in FORWARDED_HEADERS if k in metadata}
+    def from_metadata(cls, request_metadata: Mapping[str, str], time_remaining: float | None) -> CallOptions:
+        """Options from a client's request metadata (keys lower-case) and its remaining time in seconds;
+        raise InvalidArgument for a forwarded value that is not a valid header value."""
+        headers = metadata.forwarded_headers(request_metadata)
         deadline = None if time_remaining is None else time.monotonic() + time_remaining
         return cls(headers, deadline)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    response: httpx.Response
+    body: bytes
 
 
 class Upstream:
@@ -66,11 +83,15 @@ class Upstream:
         *,
         timeout: float = 60.0,
         max_connections: int = 100,
+        retry_policy: RetryPolicy | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         observe: Observe | None = None,
     ) -> None:
         self._api_key = api_key
         self._timeout = timeout
+        self._retry = retry_policy or RetryPolicy()
+        self._max_body = max_body_bytes
         self._observe = observe
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -92,36 +113,105 @@ class Upstream:
         json: Any = None,
         route: str = "",
     ) -> dict[str, Any]:
-        """Make one REST call and return its JSON object; raise UpstreamError for an HTTP error answer.
+        """Make a REST call (retried as `retry.py` allows) and return its JSON object; raise UpstreamError
+        for an HTTP error answer, or the transport error when no answer came.
 
-        The call is bounded by the client's deadline (or the default timeout) as a whole, not per read.
-        `route` is the path template the call was made from, for metrics.
+        Each attempt is bounded by the client's deadline (or the default timeout) as a whole, not per read;
+        no retry starts when its wait would end past the deadline. `route` is the path template, for metrics.
         """
-        timeout = self._time_left(options)
         headers = self._headers(options)
+        safe = retry.is_safe(method, headers)
+        retries = 0
+        while True:
+            try:
+                answer = await self._attempt(method, path, options, params, json, headers, route or path)
+            except httpx.TransportError as exc:
+                if not await self._backoff(options, retries, retry.retryable_error(exc, safe), None, exc):
+                    raise
+            else:
+                if not answer.response.is_error:
+                    return self._json(answer)
+                error = self._error(answer, headers)
+                again = retry.retryable_status(answer.response.status_code, safe, answer.response.headers)
+                if not await self._backoff(options, retries, again, answer.response.headers, error):
+                    raise error
+            retries += 1
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._client.aclose()
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        options: CallOptions,
+        params: Mapping[str, str | int] | None,
+        json: Any,
+        headers: dict[str, str],
+        route: str,
+    ) -> _Answer:
+        timeout = self._time_left(options)
         started, outcome = time.perf_counter(), "unknown"
         try:
             async with asyncio.timeout(timeout):
-                response = await self._client.request(
+                request = self._client.build_request(
                     method, path, params=params, json=json, headers=headers, timeout=timeout
                 )
+                response = await self._client.send(request, stream=True)
+                try:
+                    body = await self._read(response)
+                finally:
+                    await response.aclose()
             outcome = str(response.status_code)
         except BaseException as exc:
             outcome = type(exc).__name__
             raise
         finally:
             if self._observe is not None:
-                self._observe(method, route or path, outcome, time.perf_counter() - started)
-        exchange = current_exchange.get()
-        if exchange is not None:
-            exchange.status, exchange.request_id = response.status_code, response.headers.get("x-request-id")
-        if response.is_error:
-            raise self._error(response, headers)
-        return self._json(response)
+                self._observe(method, route, outcome, time.perf_counter() - started)
+        _record(response)
+        return _Answer(response, body)
 
-    async def aclose(self) -> None:
-        """Close the pooled connections."""
-        await self._client.aclose()
+    async def _read(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body:
+            raise self._too_large(response)
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self._max_body:
+                raise self._too_large(response)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, response: httpx.Response) -> UpstreamProtocolError:
+        return UpstreamProtocolError(
+            f"upstream answered HTTP {response.status_code} with a body over {self._max_body} bytes"
+        )
+
+    async def _backoff(
+        self,
+        options: CallOptions,
+        retries: int,
+        retryable: bool,
+        headers: Mapping[str, str] | None,
+        failure: Exception,
+    ) -> bool:
+        """Wait before the next attempt and say True, or say False when there must be none."""
+        if not retryable or retries >= self._retry.max_retries:
+            return False
+        wait = self._retry.delay(retries, headers)
+        if options.deadline is not None and time.monotonic() + wait >= options.deadline:
+            return False
+        log.info(
+            "retrying upstream call",
+            extra={
+                "fields": {"retry": retries + 1, "after": type(failure).__name__, "wait_s": round(wait, 3)}
+            },
+        )
+        await asyncio.sleep(wait)
+        return True
 
     def _time_left(self, options: CallOptions) -> float:
         if options.deadline is None:
@@ -135,29 +225,26 @@ class Upstream:
         headers = dict(options.headers)
         if "authorization" not in headers and self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
-        for name, value in headers.items():
-            if not value.isprintable() or not value.isascii():
-                raise InvalidArgument(name, "metadata value must be printable ASCII")
         return headers
 
     @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
+    def _json(answer: _Answer) -> dict[str, Any]:
+        status = answer.response.status_code
         try:
-            data = response.json()
+            data = jsonlib.loads(answer.body)
         except ValueError as exc:
             raise UpstreamProtocolError(
-                f"upstream answered HTTP {response.status_code} with a body that is not JSON"
+                f"upstream answered HTTP {status} with a body that is not JSON"
             ) from exc
         if not isinstance(data, dict):
-            raise UpstreamProtocolError(
-                f"upstream answered HTTP {response.status_code} with a non-object body"
-            )
+            raise UpstreamProtocolError(f"upstream answered HTTP {status} with a non-object body")
         return data
 
     @staticmethod
-    def _error(response: httpx.Response, headers: Mapping[str, str]) -> UpstreamError:
+    def _error(answer: _Answer, headers: Mapping[str, str]) -> UpstreamError:
+        response = answer.response
         try:
-            payload = response.json()
+            payload = jsonlib.loads(answer.body)
         except ValueError:
             payload = None
         error = payload.get("error") if isinstance(payload, dict) else None
@@ -165,14 +252,25 @@ class Upstream:
             error = {
                 "message": f"upstream answered HTTP {response.status_code} {response.reason_phrase}".strip()
             }
+        param = _str_or_none(error.get("param"))
         return UpstreamError(
             response.status_code,
             _redact(error["message"], headers),
             type=_str_or_none(error.get("type")),
-            param=_str_or_none(error.get("param")),
+            param=_redact(param, headers) if param else None,
             error_code=_str_or_none(error.get("code")),
             request_id=response.headers.get("x-request-id"),
+            retry_after=retry.retry_after(response.headers),
         )
+
+
+def _record(response: httpx.Response) -> None:
+    exchange = current_exchange.get()
+    if exchange is not None:
+        exchange.status = response.status_code
+        exchange.request_id = response.headers.get("x-request-id")
+        exchange.metadata = metadata.returned_metadata(response.headers.multi_items())
+        exchange.attempts += 1
 
 
 def _redact(message: str, headers: Mapping[str, str]) -> str:

@@ -241,13 +241,26 @@ def test_a_mid_stream_error_arrives_after_the_items_sent(
     stub: pb_grpc.RunsServiceStub, admin: Admin, long_thread: tuple[str, list[str]]
 ) -> None:
     thread, ids = long_thread
-    admin.fault(method="GET", path=f"/v1/threads/{thread}/runs$", skip=2, times=1, status=500)
+    # The third page fails on its first try and on both retries.
+    admin.fault(method="GET", path=f"/v1/threads/{thread}/runs$", skip=2, times=3, status=500)
     received: list[str] = []
     with pytest.raises(grpc.RpcError) as error:
         for message in stub.ListRuns(pb.ListRunsRequest(thread_id=thread, limit=10, order=pb.LIST_ORDER_ASC)):
             received.append(message.run.id)
     assert error.value.code() == Code.INTERNAL  # type: ignore[attr-defined]
     assert received == ids[:20]
+    assert len(admin.requests(f"/threads/{thread}/runs")) == 5  # pages 1, 2, then page 3 three times
+
+
+def test_a_page_that_fails_once_is_retried_without_losing_or_repeating_items(
+    stub: pb_grpc.RunsServiceStub, admin: Admin, long_thread: tuple[str, list[str]]
+) -> None:
+    thread, ids = long_thread
+    admin.fault(method="GET", path=f"/v1/threads/{thread}/runs$", skip=2, times=1, status=503)
+    request = pb.ListRunsRequest(thread_id=thread, limit=50, order=pb.LIST_ORDER_ASC)
+    assert [message.run.id for message in stub.ListRuns(request)] == ids
+    pages = -(-len(ids) // 50)
+    assert len(admin.requests(f"/threads/{thread}/runs")) == pages + 1
 
 
 def test_a_client_cancel_stops_the_stream_and_its_fetching(
