@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from typing import Any
 
 import grpc
 import httpx
@@ -26,9 +27,13 @@ async def serve_gateway(
     base_url: str = "http://upstream.test/v1",
     api_key: str | None = API_KEY,
     upstream_timeout: float = 30.0,
+    **settings_fields: Any,
 ) -> AsyncIterator[runs_service_pb2_grpc.RunsServiceStub]:
-    """Serve the gateway on 127.0.0.1:<free port> and yield a stub on a real channel to it."""
-    settings = Settings(listen="127.0.0.1:0", base_url=base_url, api_key=api_key, timeout=upstream_timeout)
+    """Serve the gateway on 127.0.0.1:<free port> and yield a stub on a real channel to it; `settings_fields`
+    are further `Settings` fields (max_retries=0, ...)."""
+    settings = Settings(
+        listen="127.0.0.1:0", base_url=base_url, api_key=api_key, timeout=upstream_timeout, **settings_fields
+    )
     built = build_server(settings, transport=transport)
     server = built.server
     port = server.add_insecure_port(settings.listen)
