@@ -201,6 +201,8 @@ def test_metrics_count_a_finished_rpc_with_its_code(emulator: EmulatorServer) ->
         (["--log-level", "LOUD"], "--log-level must be one of DEBUG, INFO, WARNING, ERROR"),
         (["--listen", ""], "nothing to listen on"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--max-retries", "-1"], "--max-retries must be 0-10, got -1"),
+        (["--max-message-bytes", "1000"], "--max-message-bytes must be at least 65536"),
     ],
 )
 def test_a_bad_flag_exits_non_zero_with_a_message(args: list[str], message: str) -> None:
@@ -219,6 +221,7 @@ def test_help_documents_every_flag() -> None:
     assert done.returncode == 0
     flags = ["--listen", "--uds", "--upstream", "--timeout", "--grace", "--max-connections", "--log-level"]
     flags += ["--tls-cert", "--tls-key", "--tls-client-ca", "--metrics-listen", "OPENAI_API_KEY"]
+    flags += ["--max-retries", "--max-message-bytes"]
     for flag in flags:
         assert flag in done.stdout
 
