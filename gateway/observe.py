@@ -153,6 +153,7 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
                         "duration_ms": round(seconds * 1000, 3),
                         "upstream_status": exchange.status,
                         "upstream_request_id": exchange.request_id,
+                        "upstream_attempts": exchange.attempts,
                     }
                 },
             )

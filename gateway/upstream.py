@@ -38,7 +38,7 @@ Observe = Callable[[str, str, str, float], None]
 @dataclass
 class Exchange:
     """What the upstream last answered within one RPC: its HTTP status, `x-request-id`, the response
-    metadata to return to the client, and how many REST attempts the RPC made."""
+    metadata to return to the client, and how many REST attempts the RPC made (retries included)."""
 
     status: int | None = None
     request_id: str | None = None
@@ -152,6 +152,9 @@ class Upstream:
         route: str,
     ) -> _Answer:
         timeout = self._time_left(options)
+        exchange = current_exchange.get()
+        if exchange is not None:
+            exchange.attempts += 1
         started, outcome = time.perf_counter(), "unknown"
         try:
             async with asyncio.timeout(timeout):
@@ -170,7 +173,10 @@ class Upstream:
         finally:
             if self._observe is not None:
                 self._observe(method, route, outcome, time.perf_counter() - started)
-        _record(response)
+        if exchange is not None:
+            exchange.status = response.status_code
+            exchange.request_id = response.headers.get("x-request-id")
+            exchange.metadata = metadata.returned_metadata(response.headers.multi_items())
         return _Answer(response, body)
 
     async def _read(self, response: httpx.Response) -> bytes:
@@ -262,15 +268,6 @@ class Upstream:
             request_id=response.headers.get("x-request-id"),
             retry_after=retry.retry_after(response.headers),
         )
-
-
-def _record(response: httpx.Response) -> None:
-    exchange = current_exchange.get()
-    if exchange is not None:
-        exchange.status = response.status_code
-        exchange.request_id = response.headers.get("x-request-id")
-        exchange.metadata = metadata.returned_metadata(response.headers.multi_items())
-        exchange.attempts += 1
 
 
 def _redact(message: str, headers: Mapping[str, str]) -> str:

@@ -288,6 +288,7 @@ def test_sigterm_drains_in_flight_rpcs_and_exits_zero(emulator: EmulatorServer) 
     ]
     assert access["upstream_status"] == 404
     assert access["upstream_request_id"].startswith("req_")
+    assert access["upstream_attempts"] == 1
     assert access["duration_ms"] >= 1500
     assert KEY not in stderr
     assert [e["message"] for e in lines if e["logger"] == "gateway"] == ["serving", "stopping", "stopped"]
