@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EMULATOR_PORT ?= 8080
 GATEWAY_LISTEN ?= 127.0.0.1:50051
 
-.PHONY: help setup stubs stubs-check lint test demo emulator gateway clean
+.PHONY: help setup stubs stubs-check lint test demo emulator gateway bench bench-quick clean
 
 help:
 	@echo "make demo      emulator + gateway + a client that drives a run end to end"
@@ -13,6 +13,8 @@ help:
 	@echo "make stubs     regenerate stubs/ from protos/"
 	@echo "make emulator  serve the REST emulator on 127.0.0.1:$(EMULATOR_PORT)"
 	@echo "make gateway   serve the gateway on $(GATEWAY_LISTEN) (upstream: OPENAI_BASE_URL or the emulator)"
+	@echo "make bench     the benchmarks of issue 4, full (several minutes; writes bench/latency_vs_concurrency.png)"
+	@echo "make bench-quick  the same benchmarks, smaller (under two minutes)"
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -52,6 +54,16 @@ gateway: $(VENV)/.installed
 	OPENAI_BASE_URL=$${OPENAI_BASE_URL:-http://127.0.0.1:$(EMULATOR_PORT)/v1} \
 	OPENAI_API_KEY=$${OPENAI_API_KEY:-sk-emulator} \
 	$(BIN)/runs-gateway --listen $(GATEWAY_LISTEN)
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench
+
+bench-quick: $(VENV)/.bench-installed
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,45 @@
+"""How much each benchmark does: the `Sizes` of a run, and the two presets of `python -m bench`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each scenario does. The CLI has two presets; the smoke test passes tiny ones."""
+
+    repetitions: int  # of each unary and streaming measurement
+    concurrency: tuple[int, ...]  # concurrent callers of the unary scenario, one level after another
+    requests: int  # unary requests per repetition and level, at least...
+    requests_per_caller: int  # ...and at least this many per concurrent caller
+    stream_runs: int  # runs in the thread of the streaming scenario
+    page_size: int  # REST page size (`limit`) of every list
+    memory_runs: int  # runs streamed while the gateway's memory is sampled
+    memory_repetitions: int
+    startup_repetitions: int
+    sample_interval: float = 0.05  # seconds between two RSS samples
+
+
+FULL = Sizes(
+    repetitions=5,
+    concurrency=(1, 2, 4, 8, 16, 32, 64),
+    requests=2000,
+    requests_per_caller=50,
+    stream_runs=10_000,
+    page_size=100,
+    memory_runs=100_000,
+    memory_repetitions=3,
+    startup_repetitions=10,
+)
+QUICK = Sizes(
+    repetitions=3,
+    concurrency=(1, 4, 16, 64),
+    requests=300,
+    requests_per_caller=20,
+    stream_runs=10_000,
+    page_size=100,
+    memory_runs=20_000,
+    memory_repetitions=1,
+    startup_repetitions=3,
+)

@@ -1,0 +1,143 @@
+"""The whole benchmark in one run: one emulator, then start-up, then one gateway for the other scenarios.
+
+`run_all` is what `python -m bench` runs and what the smoke test runs on tiny sizes, so the two cannot drift
+apart. Start-up goes first, while nothing else is busy; the other scenarios share one gateway process, as a
+sidecar would serve them, and each compares its clients side by side, repetition after repetition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import harness, memory, startup, streaming, unary
+from bench.memory import MemoryResult
+from bench.sizes import Sizes
+from bench.startup import StartupResult
+from bench.streaming import StreamingResult
+from bench.unary import UnaryResult
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("grpcio", "protobuf", "httpx", "uvicorn", "starlette", "openai")
+
+
+@dataclass(frozen=True)
+class Meta:
+    """When, where and how the benchmark ran."""
+
+    date: str  # UTC, ISO 8601
+    mode: str  # "full", "quick", or what a caller names its sizes
+    sizes: Sizes
+    machine: dict[str, str]
+    versions: dict[str, str]
+    commit: str | None
+    changed: list[str]  # files of the gateway and the emulator that differ from `commit`
+    load_average: tuple[float, float, float]  # before the run: others may be using a shared machine
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything one run measured."""
+
+    meta: Meta
+    startup: StartupResult
+    unary: UnaryResult
+    streaming: StreamingResult
+    memory: MemoryResult
+
+
+def run_all(sizes: Sizes, mode: str, log: Callable[[str], None] = print) -> Results:
+    """Run the four scenarios; `log` is told what is starting."""
+    meta = describe(sizes, mode)
+    with harness.emulator() as emulator:
+        log(f"start-up: process start -> health SERVING, {sizes.startup_repetitions} times")
+        started = startup.run(emulator.base_url, sizes)
+        with harness.gateway(emulator.base_url) as gateway:
+            log(f"unary: GetRun at concurrency {', '.join(map(str, sizes.concurrency))}")
+            unary_result = unary.run(emulator, gateway, sizes)
+            log(f"streaming: {sizes.stream_runs:,} runs, {sizes.repetitions} repetitions")
+            streaming_result = streaming.run(emulator, gateway, sizes)
+            log(f"memory: {sizes.memory_runs:,} runs, {sizes.memory_repetitions} repetitions")
+            memory_result = memory.run(emulator, gateway, sizes)
+    return Results(meta, started, unary_result, streaming_result, memory_result)
+
+
+def describe(sizes: Sizes, mode: str) -> Meta:
+    """The run's metadata: machine, versions, commit, load."""
+    date = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+    return Meta(date, mode, sizes, machine(), versions(), commit(), changed(), os.getloadavg())
+
+
+def machine() -> dict[str, str]:
+    """CPU model and count, memory, OS and Python."""
+    cpuinfo = _read("/proc/cpuinfo")
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
+    memory = next(
+        (line.split(":", 1)[1].strip() for line in _read("/proc/meminfo") if "MemTotal" in line), ""
+    )
+    return {
+        "cpu": model or platform.processor() or platform.machine(),
+        "cpus": str(len(os.sched_getaffinity(0))),
+        "memory": memory,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages whose speed is measured."""
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def commit() -> str | None:
+    """The work tree's commit, with `+dirty` when tracked files have changes; None outside a git clone."""
+    try:
+        head = subprocess.run(
+            ("git", "-C", str(ROOT), "describe", "--always", "--dirty=+dirty", "--abbrev=12"),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() or None
+
+
+def changed() -> list[str]:
+    """Files under gateway/ and emulator/ with uncommitted changes: what ran is not quite `commit`."""
+    try:
+        diff = subprocess.run(
+            ("git", "-C", str(ROOT), "diff", "--name-only", "HEAD", "--", "gateway", "emulator"),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return diff.stdout.split()
+
+
+def to_json(results: Results) -> dict[str, Any]:
+    """The results as plain JSON data."""
+    return dataclasses.asdict(results)
+
+
+def _read(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []

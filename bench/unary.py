@@ -1,0 +1,144 @@
+"""Unary overhead: GetRun through the gateway against the same GET sent straight to the emulator with httpx.
+
+At each concurrency, each client in turn (see `measure.rotation`) makes a fixed number of requests from that
+many concurrent callers, each calling again as soon as answered (a closed loop): latency percentiles come
+from every request, throughput from the whole block. The clients:
+
+- `gateway`: one grpc.aio channel (one HTTP/2 connection) -> the gateway -> its pooled httpx client -> the
+  emulator;
+- `direct`: one shared httpx.AsyncClient with the gateway's own pool limits -> the emulator, which is what
+  the gateway does upstream and what httpx recommends;
+- `direct_per_caller`: one httpx.AsyncClient per caller (one connection each), the fastest way to use httpx
+  here: its shared pool costs CPU that grows with the number of callers.
+
+Every client parses the answer (protobuf or JSON). Right before each measured block the client makes a few
+calls of its own, so every connection on its path is open: the emulator closes connections idle for 5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+
+import grpc
+import httpx
+from runs_gateway.assistants.v1 import runs_service_pb2 as pb
+from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
+
+from bench.harness import REST_HEADERS, Emulator, Server
+from bench.measure import Meter, Usage, rotation
+from bench.sizes import Sizes
+from bench.stats import percentile
+
+Call = Callable[[], Awaitable[object]]
+
+CLIENTS = {
+    "gateway": "gateway (grpc.aio -> gateway -> emulator)",
+    "direct": "direct (httpx, one shared client)",
+    "direct_per_caller": "direct (httpx, one client per caller)",
+}
+# Like the gateway's own upstream client (gateway/upstream.py, --max-connections 100).
+POOL = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+ONE_CONNECTION = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+
+
+@dataclass(frozen=True)
+class LoadSample:
+    """One client's repetition at one concurrency: latency percentiles, throughput, CPU of each process."""
+
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    rps: float
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class Level:
+    """Every repetition of every client (keys of CLIENTS) at one concurrency."""
+
+    concurrency: int
+    requests: int  # per repetition
+    samples: dict[str, list[LoadSample]]
+
+
+@dataclass(frozen=True)
+class UnaryResult:
+    """The unary scenario: one level per concurrency, in increasing order."""
+
+    levels: list[Level]
+
+
+def run(emulator: Emulator, gateway: Server, sizes: Sizes) -> UnaryResult:
+    """GetRun of one completed run through the gateway and straight to the emulator, at each concurrency."""
+    return asyncio.run(_run(emulator, gateway, sizes))
+
+
+async def _run(emulator: Emulator, gateway: Server, sizes: Sizes) -> UnaryResult:
+    seeded = emulator.seed(1)
+    meter = Meter({"gateway": gateway.process.pid, "emulator": emulator.process.pid})
+    path = f"/threads/{seeded.thread_id}/runs/{seeded.first_id}"
+    request = pb.GetRunRequest(thread_id=seeded.thread_id, run_id=seeded.first_id)
+    levels = []
+    async with grpc.aio.insecure_channel(gateway.target) as channel, _rest(emulator, POOL) as shared:
+        stub = pb_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
+        for concurrency in sorted(sizes.concurrency):
+            async with _clients(emulator, concurrency) as own:
+                callers: dict[str, list[Call]] = {
+                    "gateway": [partial(stub.GetRun, request)] * concurrency,
+                    "direct": [partial(_get_json, shared, path)] * concurrency,
+                    "direct_per_caller": [partial(_get_json, client, path) for client in own],
+                }
+                levels.append(await _level(callers, concurrency, sizes, meter))
+            emulator.forget_requests()
+    return UnaryResult(levels)
+
+
+def _rest(emulator: Emulator, limits: httpx.Limits) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=emulator.base_url, headers=REST_HEADERS, limits=limits, trust_env=False)
+
+
+@asynccontextmanager
+async def _clients(emulator: Emulator, count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(_rest(emulator, ONE_CONNECTION)) for _ in range(count)]
+
+
+async def _get_json(client: httpx.AsyncClient, path: str) -> object:
+    response = await client.get(path)
+    response.raise_for_status()
+    return response.json()  # parsed, as the gRPC client parses its answer
+
+
+async def _level(callers: dict[str, list[Call]], concurrency: int, sizes: Sizes, meter: Meter) -> Level:
+    requests = max(sizes.requests, sizes.requests_per_caller * concurrency)
+    samples: dict[str, list[LoadSample]] = {name: [] for name in callers}
+    for repetition in range(sizes.repetitions):
+        for name in rotation(list(callers), repetition):
+            await load(callers[name], 2 * concurrency)  # warm-up: every connection on the path open
+            samples[name].append(await load(callers[name], requests, meter))
+    return Level(concurrency, requests, samples)
+
+
+async def load(callers: Sequence[Call], requests: int, meter: Meter | None = None) -> LoadSample:
+    """`requests` calls in all, made by concurrent callers that each call again as soon as answered."""
+    latencies: list[float] = []
+    remaining = requests
+
+    async def caller(call: Call) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - started)
+
+    with (meter or Meter({})).measure() as measured:
+        await asyncio.gather(*(caller(call) for call in callers))
+    usage = measured.result()
+    p50, p99 = percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3
+    return LoadSample(requests, p50, p99, requests / usage.wall, usage)
