@@ -2,7 +2,8 @@
 
 It does nothing the gateway does (no REST call, no JSON, no conversion, no interceptor, no logs), so the rate
 a client reads it at is the most a Python gRPC server can stream one message per run on this machine, and
-the CPU it spends is gRPC's own cost per message.
+the CPU it spends is gRPC's own cost per message. It runs on the gateway's event loop
+(`gateway.server.run_event_loop`: uvloop when installed).
 
 `python -m bench.floor --count N --run JSON` serves ListRuns (every request: `N` copies of the run) on a free
 loopback port and prints "bench-floor listening on 127.0.0.1:PORT".
@@ -11,7 +12,6 @@ loopback port and prints "bench-floor listening on 127.0.0.1:PORT".
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -24,6 +24,7 @@ from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
 from bench.harness import Server, launch
 from gateway.convert import to_message
+from gateway.server import run_event_loop
 
 
 class Floor(pb_grpc.RunsServiceServicer):
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--run", required=True, help="the run to stream, as REST JSON")
     args = parser.parse_args(argv)
     message = to_message({"run": json.loads(args.run)}, pb.ListRunsResponse)
-    asyncio.run(serve(message, args.count))
+    run_event_loop(serve(message, args.count))
 
 
 if __name__ == "__main__":
