@@ -16,7 +16,7 @@ help:
 	@echo "make bench     the benchmarks of issue 4, full (several minutes; writes bench/latency_vs_concurrency.png)"
 	@echo "make bench-quick  the same benchmarks, smaller (under two minutes)"
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed examples/node/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ $(VENV)/.installed: pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The Node client of examples/node (tests/test_node_client.py runs it).
+examples/node/node_modules/.installed: examples/node/package.json examples/node/package-lock.json
+	npm ci --prefix examples/node --no-audit --no-fund --loglevel=error
 	touch $@
 
 stubs: $(VENV)/.installed
