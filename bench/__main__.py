@@ -1,5 +1,6 @@
 """`python -m bench [--quick]`: run every benchmark, print the report (medians and spread, the ratios, each
-target met or missed), and write the results as JSON and the latency-vs-concurrency plot.
+target met or missed) and the README's results table, and write the results as JSON and the
+latency-vs-concurrency plot.
 
 The full run writes the committed plot, bench/latency_vs_concurrency.png; a quick run writes its plot, and
 every run its JSON, under bench/results/ (git-ignored), unless told where.
@@ -27,7 +28,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/)")
     parser.add_argument("--plot", type=Path, help="where to write the PNG (default: see above)")
     parser.add_argument("--no-plot", action="store_true", help="do not draw the plot (no matplotlib needed)")
-    parser.add_argument("--markdown", action="store_true", help="also print the README's results table")
     args = parser.parse_args(argv)
     mode, sizes = ("quick", QUICK) if args.quick else ("full", FULL)
 
@@ -45,8 +45,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         meta = results.meta
         title = f"GetRun, gateway vs direct: {mode} mode, {meta.date[:10]}, {meta.machine['cpus']} CPUs"
         print(f"plot: {plot(results.unary, args.plot or default, title)}")
-    if args.markdown:
-        print("\n" + report.markdown(results))
+    print("\nREADME table:\n" + report.markdown(results))
 
 
 if __name__ == "__main__":

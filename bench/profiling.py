@@ -4,9 +4,11 @@ Two gateway processes run under `python -m pyinstrument`, one serving GetRun to 
 streaming a long ListRuns; each is stopped with SIGTERM (pyinstrument writes its session as the process
 exits). For each, the report gives the share of the main thread's time by package (the gateway's own code,
 httpx and its stack, protobuf, the asyncio loop ...), the functions with the most time of their own, and the
-call tree. pyinstrument samples Python frames: time in grpc's Cython and C core, which makes no frames, is
-counted where the event loop calls it (`Context.run`). Profiling slows the gateway; read the shares, not the
-absolute times. The benchmark itself (`python -m bench`) runs without a profiler.
+call tree. pyinstrument samples the main thread's Python frames: time in grpc's Cython and C core, which
+makes no frames, is counted in the nearest Python frame, where the event loop calls it (`Context.run`) or
+in the coroutine that awaits it (`servicer._unary`'s own time is mostly grpc's `send_initial_metadata`);
+gRPC's own threads are not sampled. Profiling slows the gateway; read the shares, not the absolute times.
+The benchmark itself (`python -m bench`) runs without a profiler.
 """
 
 from __future__ import annotations
