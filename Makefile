@@ -71,4 +71,4 @@ bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m bench --quick
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) node_modules examples/node/node_modules .mypy_cache .ruff_cache .pytest_cache *.egg-info

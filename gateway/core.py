@@ -6,8 +6,8 @@ servicer hands it an RPC name, a request message and `CallOptions`, and maps wha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -68,7 +68,7 @@ class Gateway:
             )
         return self._checked(self._response(binding, data))
 
-    async def stream(self, rpc: str, request: Message, options: CallOptions) -> AsyncIterator[Message]:
+    async def stream(self, rpc: str, request: Message, options: CallOptions) -> AsyncGenerator[Message, None]:
         """Serve a server-streaming list RPC: every item of every page, in order, one message each."""
         binding = BINDINGS[rpc]
         route = binding.route
@@ -81,11 +81,13 @@ class Gateway:
             )
 
         pages = pagination.prefetched(pagination.pages(fetch, getattr(request, "after") or None))
-        with _addressing(route, request):
-            async for item in pagination.items(pages):
-                if not isinstance(item, dict):
-                    raise UpstreamProtocolError("upstream list item is not an object")
-                yield self._checked(self._response(binding, item))
+        # aclosing: when the client goes away, the page in flight is cancelled now, not when collected.
+        async with aclosing(pages):
+            with _addressing(route, request):
+                async for item in pagination.items(pages):
+                    if not isinstance(item, dict):
+                        raise UpstreamProtocolError("upstream list item is not an object")
+                    yield self._checked(self._response(binding, item))
 
     def _checked(self, message: Message) -> Message:
         size = message.ByteSize()

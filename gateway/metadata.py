@@ -10,7 +10,7 @@ do nothing about it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from gateway.errors import InvalidArgument
 
@@ -40,14 +40,17 @@ _FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
-def forwarded_headers(metadata: Mapping[str, str]) -> dict[str, str]:
-    """The upstream headers from a client's request metadata (keys lower-case); raise InvalidArgument for a
-    value that is not a valid header value."""
-    headers = {}
-    for name in FORWARDED:
-        value = metadata.get(name)
-        if value is not None:
-            headers[name] = _checked(name, value)
+def forwarded_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The upstream headers from a client's request metadata pairs (keys lower-case); raise InvalidArgument
+    for a value that is not a valid header value, or a forwarded key sent more than once (which value was
+    meant is not ours to guess)."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in FORWARDED:
+            continue
+        if name in headers:
+            raise InvalidArgument(f"metadata[{name}]", "must be sent at most once")
+        headers[name] = _checked(name, value)
     return headers
 
 
@@ -55,6 +58,9 @@ def _checked(name: str, value: str) -> str:
     field = f"metadata[{name}]"
     if not value or len(value) > MAX_VALUE or not _is_visible_ascii(value):
         raise InvalidArgument(field, f"must be 1-{MAX_VALUE} printable ASCII characters")
+    if value != value.strip(" "):
+        # HTTP strips such spaces (RFC 9110 5.5) and h11 refuses to send them: refuse, never alter.
+        raise InvalidArgument(field, "must not begin or end with a space")
     pattern = _FORMATS.get(name)
     if pattern is not None and not pattern[0].match(value):
         raise InvalidArgument(field, pattern[1])

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager, suppress
 from typing import Any
 
 import grpc
@@ -116,8 +116,9 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
 
         async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             with self._observe(labels, context):
-                async for response in behavior(request, context):
-                    yield response
+                async with aclosing(behavior(request, context)) as responses:
+                    async for response in responses:
+                        yield response
 
         return observed
 
@@ -140,7 +141,10 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
             code = context.code() or grpc.StatusCode.UNKNOWN
             raise
         finally:
-            current_exchange.reset(token)
+            with suppress(ValueError):
+                # A stream grpc.aio drops unfinished is closed by asyncio's async-generator finalizer, in a
+                # context other than the one that set the token; that context ends with the RPC anyway.
+                current_exchange.reset(token)
             seconds = time.perf_counter() - started
             self._metrics.handled.labels(*labels, code.name).inc()
             self._metrics.handling.labels(*labels).observe(seconds)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from gateway.errors import UpstreamProtocolError
@@ -33,22 +33,24 @@ async def pages(fetch: FetchPage, after: str | None = None) -> AsyncIterator[Pag
         data = page.get("data")
         if not isinstance(data, list):
             raise UpstreamProtocolError("upstream list page has no `data` array")
-        yield page
         if not page.get("has_more"):
+            yield page
             return
+        # Checked before the page is passed on: a page that leads back to one already followed is a repeat.
         cursor = page.get("last_id") or (data[-1].get("id") if data and isinstance(data[-1], dict) else None)
         if not data or not isinstance(cursor, str) or not cursor or cursor in followed:
             raise UpstreamProtocolError("upstream list says has_more but its cursor does not advance")
+        yield page
         followed.add(cursor)
         after = cursor
 
 
-async def prefetched(source: AsyncIterator[Page]) -> AsyncIterator[Page]:
+async def prefetched(source: AsyncIterator[Page]) -> AsyncGenerator[Page, None]:
     """The pages of `source`, fetching the next one while the caller handles the current one."""
-    pending = asyncio.ensure_future(_next(source))
+    pending = _fetch(source)
     try:
         while (page := await pending) is not None:
-            pending = asyncio.ensure_future(_next(source))
+            pending = _fetch(source)
             yield page
     finally:
         pending.cancel()
@@ -60,6 +62,14 @@ async def prefetched(source: AsyncIterator[Page]) -> AsyncIterator[Page]:
         await source.aclose()  # type: ignore[attr-defined]
 
 
+def _fetch(source: AsyncIterator[Page]) -> asyncio.Future[Page | None]:
+    fetching = asyncio.ensure_future(_next(source))
+    # Mark its exception retrieved even if no one awaits it (a generator dropped by grpc.aio without being
+    # closed); whoever awaits it still gets the exception.
+    fetching.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return fetching
+
+
 async def _next(source: AsyncIterator[Page]) -> Page | None:
     try:
         return await anext(source)
@@ -68,16 +78,25 @@ async def _next(source: AsyncIterator[Page]) -> Page | None:
 
 
 async def items(source: AsyncIterator[Page]) -> AsyncIterator[dict[str, Any]]:
-    """The items of every page of `source`, in order, each id once (within two adjacent pages)."""
+    """The items of every page of `source`, in order, each id once (within two adjacent pages).
+
+    A page that says `has_more` but brings nothing new ends the list with an error: following it could
+    only repeat itself.
+    """
     previous: set[str] = set()
     async for page in source:
         current: set[str] = set()
+        fresh = 0
         for item in page["data"]:
             key = item.get("id") if isinstance(item, dict) else None
             if isinstance(key, str):
-                if key in previous or key in current:
+                repeated = key in previous or key in current
+                current.add(key)
+                if repeated:
                     log.warning("upstream list repeated an item; skipped", extra={"fields": {"id": key}})
                     continue
-                current.add(key)
+            fresh += 1
             yield item
+        if not fresh and page.get("has_more"):
+            raise UpstreamProtocolError("upstream list says has_more but its page brings no new item")
         previous = current

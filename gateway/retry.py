@@ -61,8 +61,9 @@ def is_safe(method: str, headers: Mapping[str, str]) -> bool:
 
 
 def retryable_error(error: Exception, safe: bool) -> bool:
-    """Whether a call that got no HTTP answer may be made again."""
-    return isinstance(error, NOT_SENT) or (safe and isinstance(error, httpx.TransportError))
+    """Whether a call that got no HTTP answer may be made again (TimeoutError: the attempt's own time bound,
+    `--timeout`, ran out; the client's deadline is checked before any retry)."""
+    return isinstance(error, NOT_SENT) or (safe and isinstance(error, httpx.TransportError | TimeoutError))
 
 
 def retryable_status(status: int, safe: bool, headers: Mapping[str, str]) -> bool:

@@ -10,6 +10,7 @@ grpc.aio expects. A client that cancels cancels the handler task, which cancels 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TypeVar, cast
 
 import grpc
@@ -84,8 +85,9 @@ class RunsServicer(pb_grpc.RunsServiceServicer):
     async def _stream(self, rpc: str, request: Message, context: Context, item: type[R]) -> AsyncIterator[R]:
         exchange = _exchange()
         async with translate(context, exchange):
-            async for message in self._gateway.stream(rpc, request, _options(context)):
-                yield cast(R, message)
+            async with aclosing(self._gateway.stream(rpc, request, _options(context))) as messages:
+                async for message in messages:
+                    yield cast(R, message)
             context.set_trailing_metadata(exchange.metadata)
 
 
@@ -100,5 +102,5 @@ def _exchange() -> Exchange:
 
 def _options(context: Context) -> CallOptions:
     # Binary (`-bin`) metadata is bytes and never forwarded; the rest is str.
-    metadata = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    metadata = [(k.lower(), v) for k, v in context.invocation_metadata() or () if isinstance(v, str)]
     return CallOptions.from_metadata(metadata, context.time_remaining())

@@ -14,7 +14,7 @@ import asyncio
 import json as jsonlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,9 +59,11 @@ class CallOptions:
     deadline: float | None = None
 
     @classmethod
-    def from_metadata(cls, request_metadata: Mapping[str, str], time_remaining: float | None) -> CallOptions:
-        """Options from a client's request metadata (keys lower-case) and its remaining time in seconds;
-        raise InvalidArgument for a forwarded value that is not a valid header value."""
+    def from_metadata(
+        cls, request_metadata: Iterable[tuple[str, str]], time_remaining: float | None
+    ) -> CallOptions:
+        """Options from a client's request metadata pairs (keys lower-case) and its remaining time in
+        seconds; raise InvalidArgument for a forwarded value that is not a valid header value."""
         headers = metadata.forwarded_headers(request_metadata)
         deadline = None if time_remaining is None else time.monotonic() + time_remaining
         return cls(headers, deadline)
@@ -125,7 +127,7 @@ class Upstream:
         while True:
             try:
                 answer = await self._attempt(method, path, options, params, json, headers, route or path)
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, TimeoutError) as exc:
                 if not await self._backoff(options, retries, retry.retryable_error(exc, safe), None, exc):
                     raise
             else:

@@ -16,8 +16,9 @@ server on loopback, so the forwarded headers go through a real HTTP client (h11)
 property: a call succeeds with exactly the allow-listed headers forwarded (no other client key reaches the
 upstream), or fails with INVALID_ARGUMENT exactly when the README's metadata rules refuse a value.
 
-Gateway bugs found by fuzzing are kept as `xfail(strict=True)` tests at the end of this module, and the
-property strategies leave the inputs that trigger them out (each exclusion says so).
+The two gateway bugs fuzzing found (surrounding spaces in a forwarded value, a forwarded key sent twice)
+are fixed; their examples stay as regular tests at the end of this module. The property sends each
+forwarded key once; repeated keys have their own test.
 """
 
 from __future__ import annotations
@@ -820,8 +821,7 @@ malformed_traceparents = st.one_of(
     traceparents.map(lambda tp: tp.replace("-", "_", 1)),
     traceparents.map(lambda tp: "0" + tp),
 )
-# Leading or trailing spaces are left out of forwarded values (a gateway bug: they are forwarded and the HTTP
-# client then refuses the header; see test_forwarded_value_with_surrounding_spaces_is_invalid_argument).
+# Values with leading or trailing spaces are included: the oracle says they are refused.
 forwarded_values = st.one_of(
     st.text(PRINTABLE, max_size=40),
     st.builds(lambda key: f"Bearer sk-{key}", st.text(ID_CHARS, min_size=1, max_size=40)),
@@ -829,7 +829,8 @@ forwarded_values = st.one_of(
     malformed_traceparents,
     st.builds(lambda char, size: char * size, VISIBLE, st.integers(250, 260)),
     st.just(""),
-).map(lambda value: value.strip(" "))
+    st.text(PRINTABLE, max_size=10).map(lambda value: f" {value}"),
+)
 VALUES_OF = {
     "traceparent": weighted((3, traceparents), (2, malformed_traceparents), (1, forwarded_values)),
     "idempotency-key": weighted((3, st.text(VISIBLE, min_size=1, max_size=64)), (1, forwarded_values)),
@@ -999,6 +1000,9 @@ def check_metadata(served: Served, rpc: str, metadata: Sequence[tuple[str, str]]
     """The metadata property for one call: INVALID_ARGUMENT and no REST call when the README's rules refuse
     a forwarded value; else OK, with exactly the gateway's own headers and the forwarded values upstream."""
     refused = any(key in FORWARDED and metadata_refused(key, value) for key, value in metadata)
+    # A forwarded key sent twice is refused (gRPC core itself keeps only the last traceparent).
+    keys = [key for key, _ in metadata if key in FORWARDED and key != "traceparent"]
+    refused = refused or len(keys) != len(set(keys))
     code = call(served.stub, rpc, metadata)
     received = served.upstream.take()
     if refused:
@@ -1068,15 +1072,11 @@ def test_metadata_over_grpcs_size_limit_is_resource_exhausted_from_grpc_itself(s
     served.upstream.take()
 
 
-# --- Gateway bugs found by fuzzing (when fixed: remove the mark, and the exclusion the comment names) -----
+# --- Examples of the gateway bugs fuzzing found (fixed) ---------------------------------------------------
 
 
-# gateway/metadata.py accepts a forwarded value with leading or trailing spaces (it is printable ASCII), but
-# that is not a valid HTTP field value (RFC 9110 5.5): h11 refuses to send it (httpx.LocalProtocolError), so
-# the client gets UNAVAILABLE "upstream unreachable (LocalProtocolError)" instead of INVALID_ARGUMENT naming
-# metadata[<key>]; with the default --max-retries a GET (or a write with an idempotency-key) is even retried
-# with backoff first, ~1.4 s for nothing. forwarded_values strips such spaces until it is fixed.
-@pytest.mark.xfail(strict=True, reason="bug: a forwarded value with surrounding spaces is UNAVAILABLE")
+# A forwarded value with leading or trailing spaces is not a valid HTTP field value (RFC 9110 5.5): h11
+# would refuse to send it, so the gateway refuses it first, naming metadata[<key>].
 @pytest.mark.parametrize(
     ("key", "value"),
     [
@@ -1094,21 +1094,16 @@ def test_forwarded_value_with_surrounding_spaces_is_invalid_argument(
     check_metadata(served, "GetRun", [(key, value)])
 
 
-# A forwarded key sent twice reaches gateway/servicer.py's _options, which builds a dict: the last value is
-# forwarded and the earlier ones are dropped silently, even an invalid one, where the README says a value
-# that is not a valid header is refused with INVALID_ARGUMENT, "never forwarded or dropped silently".
-# metadata_lists sends each forwarded key once until it is fixed.
-@pytest.mark.xfail(
-    strict=True, reason="bug: an invalid value of a repeated forwarded key is dropped silently"
-)
+# A forwarded key sent twice: which value was meant is not the gateway's to guess, so it is refused. Not
+# for traceparent: gRPC core itself keeps only the last value of that key, before the gateway sees the call.
 @pytest.mark.parametrize(
     "metadata",
     [
-        [("traceparent", "not-a-traceparent"), ("traceparent", TRACEPARENT_EXAMPLE)],
         [("idempotency-key", "two words"), ("idempotency-key", "key-1")],
+        [("openai-project", "proj_1"), ("openai-project", "proj_2")],
     ],
 )
-def test_an_invalid_value_of_a_repeated_forwarded_key_is_invalid_argument(
+def test_a_repeated_forwarded_key_is_invalid_argument(
     served: Served, metadata: list[tuple[str, str]]
 ) -> None:
     check_metadata(served, "GetRun", metadata)

@@ -46,7 +46,7 @@ def test_only_the_allow_list_is_forwarded() -> None:
         "host": "evil.test",
         "user-agent": "grpc-go/1.70",
     }
-    assert forwarded_headers(metadata) == {
+    assert forwarded_headers(metadata.items()) == {
         k: metadata[k]
         for k in (
             "authorization",
@@ -70,12 +70,21 @@ def test_only_the_allow_list_is_forwarded() -> None:
         ("authorization", "Bearer sk-é"),
         ("openai-project", ""),
         ("openai-organization", "o" * 4097),
+        ("authorization", "Bearer sk-key "),
+        ("openai-project", " proj_1"),
     ],
 )
 def test_invalid_values_are_refused_not_forwarded(name: str, value: str) -> None:
     with pytest.raises(InvalidArgument) as error:
-        forwarded_headers({name: value})
+        forwarded_headers([(name, value)])
     assert error.value.field == f"metadata[{name}]"
+
+
+def test_a_forwarded_key_sent_twice_is_refused() -> None:
+    with pytest.raises(InvalidArgument) as error:
+        forwarded_headers([("idempotency-key", "a"), ("cookie", "x"), ("idempotency-key", "b")])
+    assert error.value.field == "metadata[idempotency-key]"
+    assert forwarded_headers([("cookie", "a"), ("cookie", "b")]) == {}  # not forwarded: not our business
 
 
 def test_only_allowed_upstream_headers_come_back() -> None:

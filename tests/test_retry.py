@@ -65,6 +65,8 @@ def test_the_upstream_can_say_do_not_retry() -> None:
         (httpx.ReadTimeout("slow answer", request=REQUEST), False, False),
         (httpx.ReadError("reset", request=REQUEST), True, True),
         (httpx.RemoteProtocolError("disconnected", request=REQUEST), True, True),
+        (TimeoutError(), True, True),
+        (TimeoutError(), False, False),
     ],
 )
 def test_which_transport_errors_are_retried(error: Exception, safe: bool, expected: bool) -> None:
