@@ -119,8 +119,7 @@ class UpstreamError(GatewayError):
     @property
     def reason(self) -> str:  # type: ignore[override]
         """The upstream's error code, else its error type, in UPPER_SNAKE_CASE; else `HTTP_<status>`."""
-        named = self.error_code or self.type
-        return _upper_snake(named) if named and _upper_snake(named) else f"HTTP_{self.status}"
+        return _upper_snake(self.error_code or self.type or "") or f"HTTP_{self.status}"
 
 
 class UpstreamProtocolError(GatewayError):
@@ -244,10 +243,9 @@ async def translate(context: grpc.aio.ServicerContext[Any, Any], exchange: Any =
     try:
         yield
     except Exception as exc:
-        code, _ = status_of(exc)
-        if code is grpc.StatusCode.INTERNAL and not isinstance(exc, GatewayError):
-            log.exception("unexpected error in the gateway")
         request_id = exchange.request_id if exchange is not None else None
         status = rich_status(exc, request_id)
+        if status.code is grpc.StatusCode.INTERNAL and not isinstance(exc, GatewayError):
+            log.exception("unexpected error in the gateway")
         returned = tuple(exchange.metadata) if exchange is not None else ()
         await context.abort(status.code, status.details, returned + tuple(status.trailing_metadata))
