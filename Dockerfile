@@ -20,6 +20,8 @@ USER 10001
 # As a sidecar sharing the application's network namespace, set RUNS_GATEWAY_LISTEN=127.0.0.1:50051.
 ENV RUNS_GATEWAY_LISTEN=0.0.0.0:50051
 EXPOSE 50051
+# The probe reads the gateway's variables: with RUNS_GATEWAY_TLS_CERT it probes over TLS, trusting that file.
+# With mTLS (RUNS_GATEWAY_TLS_CLIENT_CA) give it a client certificate: RUNS_GATEWAY_HEALTHCHECK_CERT and _KEY.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 CMD ["runs-gateway-healthcheck"]
 # SIGTERM drains in-flight RPCs for RUNS_GATEWAY_GRACE seconds (default 5), then exits 0.
 STOPSIGNAL SIGTERM

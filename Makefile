@@ -8,17 +8,25 @@ GATEWAY_LISTEN ?= 127.0.0.1:50051
 .PHONY: help setup stubs stubs-check lint test demo emulator gateway bench bench-quick clean
 
 help:
-	@echo "make demo      emulator + gateway + a client that drives a run end to end"
-	@echo "make test      lint (ruff, mypy, buf) and the whole test suite"
+	@echo "make demo      emulator + gateway + a client that drives a run end to end (installs the runtime only)"
+	@echo "make test      lint (ruff, mypy, buf) and the whole test suite (installs the dev tools)"
 	@echo "make stubs     regenerate stubs/ from protos/"
 	@echo "make emulator  serve the REST emulator on 127.0.0.1:$(EMULATOR_PORT)"
 	@echo "make gateway   serve the gateway on $(GATEWAY_LISTEN) (upstream: OPENAI_BASE_URL or the emulator)"
-	@echo "make bench     the benchmarks of issue 4, full (several minutes; writes bench/latency_vs_concurrency.png)"
-	@echo "make bench-quick  the same benchmarks, smaller (under two minutes)"
+	@echo "make bench     the benchmarks, full (several minutes; writes bench/latency_vs_concurrency.png)"
+	@echo "make bench-quick  the same benchmarks, smaller (about a minute)"
 
 setup: $(VENV)/.installed node_modules/.installed examples/node/node_modules/.installed
 
+# The demo needs the runtime and the emulator only (grpcio, protobuf, httpx, starlette, uvicorn): no dev tools.
+$(VENV)/.runtime-installed: pyproject.toml
+	@echo "==> Setting up $(VENV) with the gateway's runtime and the emulator (a minute on a fresh machine)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -e ".[emulator]"
+	@touch $@
+
 $(VENV)/.installed: pyproject.toml
+	@echo "==> Setting up $(VENV) with the runtime and the dev tools (pytest, mypy, ruff, the openai SDK ...)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
@@ -49,13 +57,14 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.runtime-installed
+	@echo "==> Running the demo: emulator, gateway, and a gRPC client driving a run"
 	$(BIN)/python -m examples.demo
 
-emulator: $(VENV)/.installed
+emulator: $(VENV)/.runtime-installed
 	$(BIN)/runs-emulator --port $(EMULATOR_PORT)
 
-gateway: $(VENV)/.installed
+gateway: $(VENV)/.runtime-installed
 	OPENAI_BASE_URL=$${OPENAI_BASE_URL:-http://127.0.0.1:$(EMULATOR_PORT)/v1} \
 	OPENAI_API_KEY=$${OPENAI_API_KEY:-sk-emulator} \
 	$(BIN)/runs-gateway --listen $(GATEWAY_LISTEN)

@@ -1,9 +1,11 @@
 """The emulator's HTTP side: a Starlette app serving the Assistants v1 REST API from a `Store`.
 
 It checks what OpenAI checks before anything else (a Bearer key, the `OpenAI-Beta: assistants=v1` header),
-answers errors with OpenAI's error body, and has an admin API under `/_emulator` (no auth, not part of
-OpenAI's API) that tests and benchmarks use: fault injection, the log of requests received, bulk seeding
-of runs, and a reset.
+answers errors with OpenAI's error body (an unknown path or method too: `Invalid URL (GET /v1/x)`), and has
+an admin API under `/_emulator` (no auth, not part of OpenAI's API) that tests and benchmarks use: fault
+injection, the log of requests received (with each body as it arrived), bulk seeding of runs, and a reset.
+`EmulatorConfig.versions` says which Assistants API versions it serves; without v1 it answers v1 as OpenAI
+has since December 2024 (400 `invalid_beta`), so a gateway can be tried against a server that dropped v1.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ Handler = Callable[[Request, "Emulator"], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """How the emulator behaves: seconds per run transition, and the accepted keys (None: any key)."""
+    """How the emulator behaves: seconds per run transition, the accepted keys (None: any key), and the
+    versions of the Assistants API it serves (`OpenAI-Beta: assistants=<version>`)."""
 
     step_seconds: float = 0.05
     api_keys: frozenset[str] | None = None
+    versions: frozenset[str] = frozenset({"v1"})
 
 
 @dataclass
@@ -82,6 +86,7 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 "path": request.url.path,
                 "query": dict(request.query_params),
                 "headers": dict(request.headers),
+                "body": (await request.body()).decode("utf-8", "replace"),
             }
         )
         headers = {"x-request-id": new_id("req_")}  # as OpenAI does, on every answer
@@ -119,12 +124,36 @@ def _check_auth(request: Request, config: EmulatorConfig) -> None:
             "https://platform.openai.com/account/api-keys.",
             code="invalid_api_key",
         )
-    if request.headers.get("openai-beta") != "assistants=v1":
+    _check_beta(request.headers.get("openai-beta"), config.versions)
+
+
+def _check_beta(header: str | None, versions: frozenset[str]) -> None:
+    # OpenAI's answers, word for word: a missing header, and v1 after its retirement in December 2024.
+    newest = max(versions)
+    if header is None or not header.startswith("assistants="):
         raise ApiError(
             400,
             "You must provide the 'OpenAI-Beta' header to access the Assistants API. Please try "
-            "again by setting the header 'OpenAI-Beta: assistants=v1'.",
+            f"again by setting the header 'OpenAI-Beta: assistants={newest}'.",
+            code="invalid_beta",
         )
+    version = header.removeprefix("assistants=")
+    if version == "v1" and version not in versions:
+        raise ApiError(
+            400,
+            "The v1 Assistants API has been deprecated. Please try again by setting the header "
+            f"'OpenAI-Beta: assistants={newest}'. See the migration guide for more information: "
+            "https://platform.openai.com/docs/assistants/migration.",
+            code="invalid_beta",
+        )
+    if version not in versions:
+        raise ApiError(400, f"Invalid value for 'OpenAI-Beta': {header!r}.", code="invalid_beta")
+
+
+async def invalid_url(request: Request, exc: Exception) -> Response:
+    """OpenAI's answer to a path it does not serve, or a method a path does not allow."""
+    error = ApiError(404, f"Invalid URL ({request.method} {request.url.path})")
+    return JSONResponse(error.body(), 404, {"x-request-id": new_id("req_")})
 
 
 async def _body(request: Request) -> JSON:
@@ -278,6 +307,6 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/threads/{thread_id}/runs:seed", admin_seed, methods=["POST"]),
         Route("/_emulator/reset", admin_reset, methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={404: invalid_url, 405: invalid_url})
     app.state.emulator = Emulator(config, Store(config.step_seconds))
     return app

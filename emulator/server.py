@@ -73,7 +73,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         dest="api_keys",
         help="an accepted API key (repeatable; default: any non-empty key)",
     )
+    parser.add_argument(
+        "--without-v1",
+        action="store_true",
+        help="answer `OpenAI-Beta: assistants=v1` as OpenAI has since December 2024 (400 invalid_beta)",
+    )
     args = parser.parse_args(argv)
-    config = EmulatorConfig(args.step_seconds, frozenset(args.api_keys) if args.api_keys else None)
+    keys = frozenset(args.api_keys) if args.api_keys else None
+    config = EmulatorConfig(args.step_seconds, keys, frozenset({"v2"} if args.without_v1 else {"v1"}))
     print(f"runs-emulator listening on http://{args.host}:{args.port}/v1", flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")

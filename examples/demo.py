@@ -141,8 +141,10 @@ def show(run: res.Run) -> None:
 
 def main() -> None:
     with ExitStack() as stack:
+        print("starting the REST emulator ...", flush=True)
         base_url = start_emulator(stack)
         print(f"emulator   {base_url}")
+        print("starting runs-gateway in front of it ...", flush=True)
         target = start_gateway(stack, base_url)
         print(f"gateway    {target} (gRPC) -> {base_url}")
         assistant_id, thread_id = create_assistant_and_thread(base_url)

@@ -1,8 +1,13 @@
 """Settings: one frozen object built once, at start, from command-line flags over environment variables.
 
 Every flag has an environment variable (`RUNS_GATEWAY_*`, or OpenAI's own `OPENAI_BASE_URL`); a flag wins.
-A bad value fails at start with a message naming the flag, never later in a request. The API key is read
-from the environment only: a flag would show it to anyone who can list processes.
+A bad value fails at start with a message naming what the user set (the flag, or the environment
+variable), never later in a request. The API key is read from the environment only: a flag would show it
+to anyone who can list processes.
+
+The upstream has no default: OpenAI's own API stopped serving Assistants v1 in December 2024 and the whole
+Assistants API on 2026-08-26, so no address would be right for everyone, and a sidecar pointed at nothing
+must fail at start rather than answer UNAVAILABLE to every call.
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+EXAMPLE_BASE_URL = "http://127.0.0.1:8080/v1"
+"""Where `make emulator` serves the REST API: the example in messages and help."""
 DEFAULT_LISTEN = "127.0.0.1:50051"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -26,7 +32,7 @@ class Settings:
 
     listen: str = DEFAULT_LISTEN
     uds: str | None = None
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = ""
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 60.0
     grace: float = 5.0
@@ -40,24 +46,35 @@ class Settings:
     metrics_listen: str | None = None
 
     def __post_init__(self) -> None:
-        url = urlsplit(self.base_url)
-        if url.scheme not in ("http", "https") or not url.netloc:
-            raise ValueError(f"--upstream must be an http(s) URL, got {self.base_url!r}")
         if not self.listen and not self.uds:
             raise ValueError("nothing to listen on: give --listen HOST:PORT or --uds PATH")
         for name in ("listen", "metrics_listen"):
             value = getattr(self, name)
             if value and not _is_host_port(value):
-                raise ValueError(f"--{name.replace('_', '-')} must be HOST:PORT, got {value!r}")
-        if self.timeout <= 0 or self.grace < 0 or self.max_connections < 1:
-            raise ValueError("--timeout must be > 0, --grace >= 0 and --max-connections >= 1")
-        if not 0 <= self.max_retries <= 10:
-            raise ValueError(f"--max-retries must be 0-10, got {self.max_retries}")
-        if self.max_message_bytes < 64 * 1024:
-            raise ValueError(f"--max-message-bytes must be at least 65536, got {self.max_message_bytes}")
-        if self.log_level not in LOG_LEVELS:
-            raise ValueError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+                raise SettingError(name, f"must be HOST:PORT, got {value!r}")
+        for name, ok, rule in (
+            ("timeout", self.timeout > 0, "> 0"),
+            ("grace", self.grace >= 0, ">= 0"),
+            ("max_connections", self.max_connections >= 1, ">= 1"),
+            ("max_retries", 0 <= self.max_retries <= 10, "0-10"),
+            ("max_message_bytes", self.max_message_bytes >= 64 * 1024, "at least 65536"),
+            ("log_level", self.log_level in LOG_LEVELS, f"one of {', '.join(LOG_LEVELS)}"),
+        ):
+            if not ok:
+                raise SettingError(name, f"must be {rule}, got {getattr(self, name)!r}")
         self._check_tls()
+        self._check_upstream()
+
+    def _check_upstream(self) -> None:
+        if not self.base_url:
+            raise SettingError(
+                "base_url",
+                "is required: the base URL of a server of the Assistants REST API, such as "
+                f"{EXAMPLE_BASE_URL} for `make emulator` (OpenAI's own API serves it no more)",
+            )
+        url = urlsplit(self.base_url)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise SettingError("base_url", f"must be an http(s) URL, got {self.base_url!r}")
 
     def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -67,15 +84,22 @@ class Settings:
         for name in ("tls_cert", "tls_key", "tls_client_ca"):
             path = getattr(self, name)
             if path and not Path(path).is_file():
-                raise ValueError(f"--{name.replace('_', '-')}: no such file: {path}")
+                raise SettingError(name, f"names no such file: {path}")
 
     @classmethod
     def load(cls, argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Settings from `argv` flags, else `environ`, else defaults; a bad value exits with a message."""
-        parser = _parser(environ)
-        args = vars(parser.parse_args(argv))
+        """Settings from `argv` flags, else `environ`, else defaults; a bad value exits with a message that
+        names what the user set: the flag, or the environment variable."""
+        parser = _parser()
+        given = vars(parser.parse_args(argv))
         try:
-            return cls(api_key=environ.get("OPENAI_API_KEY") or None, **args)
+            from_environment = _from_environment(environ, given)
+        except SettingError as exc:
+            parser.error(exc.named(flag=False, variable=True))
+        try:
+            return cls(api_key=environ.get("OPENAI_API_KEY") or None, **from_environment, **given)
+        except SettingError as exc:
+            parser.error(exc.named(flag=exc.field not in from_environment, variable=exc.field not in given))
         except ValueError as exc:
             parser.error(str(exc))
 
@@ -85,6 +109,25 @@ class Settings:
             return None
         ca = Path(self.tls_client_ca).read_bytes() if self.tls_client_ca else None
         return Path(self.tls_cert).read_bytes(), Path(self.tls_key).read_bytes(), ca
+
+
+class SettingError(ValueError):
+    """A bad value of one setting: says the rule it breaks, and is named by where the user set it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(field, problem)
+        self.field = field
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return self.named(flag=True, variable=False)
+
+    def named(self, *, flag: bool, variable: bool) -> str:
+        """The message, naming the setting by its flag, its environment variable, or both (when it was set
+        by neither: a required setting)."""
+        names = [_flag(self.field)] if flag else []
+        names += [_VARIABLES[self.field]] if variable else []
+        return f"{' or '.join(names)} {self.problem}"
 
 
 def _is_host_port(value: str) -> bool:
@@ -101,7 +144,12 @@ FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         f"turns TCP off (default {DEFAULT_LISTEN}: loopback only, never all interfaces unless asked)",
     ),
     ("uds", "RUNS_GATEWAY_UDS", str, "also serve on this Unix domain socket path (default: none)"),
-    ("base_url", "OPENAI_BASE_URL", str, f"base URL of the REST API (default {DEFAULT_BASE_URL})"),
+    (
+        "base_url",
+        "OPENAI_BASE_URL",
+        str,
+        f"base URL of the REST API, required (for `make emulator`: {EXAMPLE_BASE_URL})",
+    ),
     (
         "timeout",
         "RUNS_GATEWAY_TIMEOUT",
@@ -151,19 +199,37 @@ FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 """Each flag: settings field, environment variable, parser, help."""
 
 _FLAG_NAMES = {"base_url": "--upstream"}
+_VARIABLES = {name: variable for name, variable, _, _ in FLAGS}
+_KINDS: dict[Callable[[str], Any], str] = {int: "a whole number", float: "a number"}
 
 
-def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+def _flag(name: str) -> str:
+    return _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runs-gateway",
-        description="gRPC gateway in front of the OpenAI Assistants v1 Runs REST API. The API key used "
+        description="gRPC gateway in front of the OpenAI Assistants Runs REST API. The API key used "
         "when a client sends no `authorization` metadata is read from the environment variable "
         "OPENAI_API_KEY only.",
+        # Only the flags given: the others come from the environment or the defaults (see _from_environment).
+        argument_default=argparse.SUPPRESS,
     )
-    defaults = {f.name: f.default for f in fields(Settings)}
     for name, variable, kind, text in FLAGS:
-        flag = _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
-        # argparse converts a string default as if it had been given: a bad variable fails like a bad flag.
-        default = environ.get(variable, defaults[name])
-        parser.add_argument(flag, dest=name, type=kind, default=default, help=f"{text}; env {variable}")
+        parser.add_argument(_flag(name), dest=name, type=kind, help=f"{text}; env {variable}")
     return parser
+
+
+def _from_environment(environ: Mapping[str, str], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings set by environment variables and not by a flag, converted as their flags are."""
+    values = {}
+    for name, variable, kind, _ in FLAGS:
+        if name in given or variable not in environ:
+            continue
+        try:
+            values[name] = kind(environ[variable])
+        except ValueError:
+            error = SettingError(name, f"must be {_KINDS.get(kind, 'valid')}, got {environ[variable]!r}")
+            raise error from None
+    return values

@@ -10,20 +10,29 @@ added to the protos needs no code here:
   is several times faster than `json_format.ParseDict` (measured in bench/, issue 4) with the same
   semantics: unknown REST fields are ignored, an unknown REST enum value becomes the enum's zero value
   (`*_UNSPECIFIED`), null leaves a field absent, and a value of the wrong JSON type is a `ConversionError`.
+  A `map<string, string>` (metadata) takes a string as it is and any other JSON value as its compact JSON
+  text, since the v1 description types metadata as a free-form object. A conversion error names the path
+  of the field it failed on (`run.tools[0].function.name`).
 - proto → REST, for request bodies: `json_format.MessageToDict` with every option explicit, then enum names
   mapped back to REST strings. JSON numbers inside a `google.protobuf.Struct` (a function's `parameters`
   schema) are doubles in protobuf; integral ones are sent as JSON integers again, so `{"maxItems": 3}` does
-  not reach the upstream as `3.0`.
+  not reach the upstream as `3.0`, and its keys are sent sorted (a Struct has no order; sorted, the body
+  is the same from every gateway process).
+- Free-form JSON twins: a Struct field `x` with a string field `x_json` beside it carries the same JSON as
+  text. REST → proto fills both; proto → REST sends the text, when set, exactly as the client wrote it
+  (`RawJSON`, spliced into the body by `encode`), so key order, large integers and `1.0` survive.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 
 M = TypeVar("M", bound=Message)
 JSON = dict[str, Any]
@@ -32,19 +41,44 @@ Descriptor = Any
 EnumDescriptor = Any
 
 _STRUCT = "google.protobuf.Struct"
+_TWIN = "_json"
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 class ConversionError(ValueError):
-    """A REST object does not fit its message (a value of the wrong JSON type)."""
+    """A REST object does not fit its message (a value of the wrong JSON type) at the field `path`."""
+
+    def __init__(self, problem: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path = path
+
+    def __str__(self) -> str:
+        where = "".join(part if part.startswith("[") else "." + part for part in self.path).lstrip(".")
+        return f"{where}: {self.problem}" if where else self.problem
+
+    def within(self, *parts: str) -> ConversionError:
+        """The same error, its path prefixed with `parts`."""
+        return ConversionError(self.problem, (*parts, *self.path))
+
+
+class RawJSON(str):
+    """JSON text to send exactly as it is written: `encode` splices it into the body unchanged."""
 
 
 def to_message(data: JSON, message_class: type[M]) -> M:
     """Build a `message_class` from a REST object (which is left as it was)."""
+    arguments = _arguments(data, _schema(message_class.DESCRIPTOR))
     try:
-        return message_class(**_arguments(data, _schema(message_class.DESCRIPTOR), message_class.__name__))
+        return message_class(**arguments)
     except (TypeError, ValueError) as exc:  # a scalar of the wrong JSON type, refused by protobuf
-        raise ConversionError(str(exc)) from exc
+        path, problem = _refused(arguments, message_class)
+        raise ConversionError(problem, path) from exc
+
+
+def encode(body: Any) -> bytes:
+    """The JSON text of a request body, with each `RawJSON` in it exactly as written."""
+    return _encode(body).encode()
 
 
 def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] = ()) -> JSON:
@@ -65,6 +99,11 @@ def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] =
     return _restify(body, _schema(message.DESCRIPTOR))  # type: ignore[no-any-return]
 
 
+def json_text(value: Any) -> str:
+    """Compact JSON text of a value decoded from JSON: key order, integers and `1.0` as they were."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def enum_to_rest(enum: EnumDescriptor, number: int) -> str:
     """The REST string of an enum value: LIST_ORDER_ASC → "asc"."""
     return _rest_names(enum)[number]
@@ -74,12 +113,13 @@ class Field(NamedTuple):
     """What conversion needs to know of one field."""
 
     repeated: bool
-    kind: str  # SCALAR, ENUM, MESSAGE, or OBJECT (a map or a Struct: any JSON object, taken as it is)
+    kind: str  # SCALAR, ENUM, MESSAGE, STRINGS (map<string, string>) or OBJECT (a Struct: any JSON object)
     enum: EnumDescriptor | None
     schema: Schema
+    twin: str | None = None  # for a Struct: the name of its JSON-text twin field, if it has one
 
 
-SCALAR, ENUM, MESSAGE, OBJECT = "scalar", "enum", "message", "object"
+SCALAR, ENUM, MESSAGE, STRINGS, OBJECT = "scalar", "enum", "message", "strings", "object"
 Schema = dict[str, Field]
 
 
@@ -87,23 +127,24 @@ Schema = dict[str, Field]
 def _schema(descriptor: Descriptor) -> Schema:
     schema: Schema = {}
     for field in descriptor.fields:
-        kind, enum, sub = SCALAR, None, {}
+        kind, enum, sub, twin = SCALAR, None, {}, None
         repeated = field.is_repeated
         if field.enum_type is not None:
             kind, enum = ENUM, field.enum_type
+        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
+            kind, repeated = STRINGS, False  # the protos' only maps are metadata, map<string, string>
+        elif field.message_type is not None and field.message_type.full_name == _STRUCT:
+            kind = OBJECT
+            twin = field.name + _TWIN if field.name + _TWIN in descriptor.fields_by_name else None
         elif field.message_type is not None:
-            is_map = field.message_type.GetOptions().map_entry
-            if is_map or field.message_type.full_name == _STRUCT:
-                kind, repeated = OBJECT, repeated and not is_map
-            else:
-                kind, sub = MESSAGE, _schema(field.message_type)
-        schema[field.name] = Field(repeated, kind, enum, sub)
+            kind, sub = MESSAGE, _schema(field.message_type)
+        schema[field.name] = Field(repeated, kind, enum, sub, twin)
     return schema
 
 
-def _arguments(data: Any, schema: Schema, where: str) -> JSON:
+def _arguments(data: Any, schema: Schema) -> JSON:
     if not isinstance(data, dict):
-        raise ConversionError(f"{where}: expected an object, got {type(data).__name__}")
+        raise ConversionError(f"expected an object, got {_json_type(data)}")
     arguments = {}
     for name, value in data.items():
         field = schema.get(name)
@@ -111,37 +152,109 @@ def _arguments(data: Any, schema: Schema, where: str) -> JSON:
             continue  # a field this version does not know, or REST null: absent
         if field.kind is SCALAR:
             arguments[name] = value
-        elif not field.repeated:
-            arguments[name] = _argument(field, value, name)
-        elif isinstance(value, list):
-            arguments[name] = [_argument(field, item, name) for item in value]
-        else:
-            raise ConversionError(f"{name}: expected an array, got {type(value).__name__}")
+            continue
+        try:
+            arguments[name] = _field_argument(field, value)
+        except ConversionError as exc:
+            raise exc.within(name) from None
+        if field.twin is not None:
+            arguments[field.twin] = json_text(value)
     return arguments
 
 
-def _argument(field: Field, value: Any, name: str) -> Any:
+def _field_argument(field: Field, value: Any) -> Any:
+    if not field.repeated:
+        return _argument(field, value)
+    if not isinstance(value, list):
+        raise ConversionError(f"expected an array, got {_json_type(value)}")
+    items = []
+    for index, item in enumerate(value):
+        try:
+            items.append(_argument(field, item))
+        except ConversionError as exc:
+            raise exc.within(f"[{index}]") from None
+    return items
+
+
+def _argument(field: Field, value: Any) -> Any:
     if field.kind is ENUM:
         if not isinstance(value, str):
-            raise ConversionError(f"{name}: expected a string, got {type(value).__name__}")
+            raise ConversionError(f"expected a string, got {_json_type(value)}")
         return _rest_numbers(field.enum).get(value, 0)
     if field.kind is MESSAGE:
-        return _arguments(value, field.schema, name)
-    if not isinstance(value, dict):  # OBJECT
-        raise ConversionError(f"{name}: expected an object, got {type(value).__name__}")
+        return _arguments(value, field.schema)
+    if not isinstance(value, dict):  # STRINGS or OBJECT
+        raise ConversionError(f"expected an object, got {_json_type(value)}")
+    if field.kind is STRINGS and not all(type(item) is str for item in value.values()):
+        return {key: item if type(item) is str else json_text(item) for key, item in value.items()}
     return value
+
+
+def _refused(arguments: JSON, message_class: type[Message]) -> tuple[tuple[str, ...], str]:
+    """Where in `arguments` protobuf refused a value, and why (searched only after it did)."""
+    for name, value in arguments.items():
+        if not _refuses(message_class, {name: value}):
+            continue
+        field = message_class.DESCRIPTOR.fields_by_name[name]
+        if field.message_type is None and field.is_repeated:
+            index = next(i for i, item in enumerate(value) if _refuses(message_class, {name: [item]}))
+            return (name, f"[{index}]"), _mismatch(field, value[index])
+        if field.message_type is None or field.message_type.GetOptions().map_entry:
+            return (name,), _mismatch(field, value)
+        sub: type[Message] = GetMessageClass(field.message_type)  # type: ignore[arg-type]
+        items = [(f"[{i}]",) for i in range(len(value))] if field.is_repeated else [()]
+        for where, item in zip(items, value if field.is_repeated else [value], strict=True):
+            if isinstance(item, dict) and _refuses(sub, item):
+                path, problem = _refused(item, sub)
+                return (name, *where, *path), problem
+        return (name,), WRONG_TYPE
+    return (), WRONG_TYPE
+
+
+def _refuses(message_class: type[Message], arguments: JSON) -> bool:
+    try:
+        message_class(**arguments)
+    except (TypeError, ValueError):
+        return True
+    return False
+
+
+WRONG_TYPE = "a value of the wrong JSON type"
+_JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
+_EXPECTED = {1: "a number", 2: "a number", 3: "a number", 4: "a number", 5: "a number", 6: "a number"}
+_EXPECTED.update({7: "a boolean", 9: "a string"})  # keys: FieldDescriptor.CPPTYPE_*
+
+
+def _mismatch(field: Any, value: Any) -> str:
+    expected = _EXPECTED.get(field.cpp_type)
+    return WRONG_TYPE if expected is None else f"expected {expected}, got {_json_type(value)}"
+
+
+def _json_type(value: Any) -> str:
+    return "a JSON " + _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def _restify(value: Any, schema: Schema | None) -> Any:
     # A body from MessageToDict: enum names become REST strings; inside a Struct (schema None), integral
-    # floats become ints. Request messages have no float or double fields (tests/test_convert.py checks it).
+    # floats become ints and keys are sorted. Request messages have no float or double fields
+    # (tests/test_convert.py checks it).
     if isinstance(value, list):
         return [_restify(item, schema) for item in value]
     if not isinstance(value, dict):
         return int(value) if isinstance(value, float) and value.is_integer() else value
     if schema is None:
-        return {key: _restify(item, None) for key, item in value.items()}
-    return {key: _restify_field(schema[key], item) for key, item in value.items()}
+        return {key: _restify(value[key], None) for key in sorted(value)}
+    body = {}
+    for key, item in value.items():
+        field = schema[key]
+        if field.kind is OBJECT and field.twin and value.get(field.twin):
+            continue  # the JSON text stands for it (validation allows only one of the two)
+        if key.endswith(_TWIN) and schema.get(key.removesuffix(_TWIN), field).twin == key:
+            if item:  # a twin is never a REST field: its text goes out under its Struct's name
+                body[key.removesuffix(_TWIN)] = RawJSON(item)
+            continue
+        body[key] = _restify_field(field, item)
+    return body
 
 
 def _restify_field(field: Field, value: Any) -> Any:
@@ -154,6 +267,22 @@ def _restify_field(field: Field, value: Any) -> Any:
     if field.kind is MESSAGE:
         return _restify(value, field.schema)
     return _restify(value, None) if field.kind is OBJECT else value
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, RawJSON):
+        return str(value)
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(
+                f"{json.dumps(key, ensure_ascii=False)}:{_encode(item)}" for key, item in value.items()
+            )
+            + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ",".join(_encode(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def _enum_name_to_rest(enum: EnumDescriptor, name: str) -> str:

@@ -64,7 +64,7 @@ class Gateway:
         path, params, body = _prepare(route, request)
         with _addressing(route, request):
             data = await self.upstream.request(
-                route.method, path, options, params=params, json=body, route=route.path
+                route.method, path, options, params=params, content=body, route=route.path
             )
         return self._checked(self._response(binding, data))
 
@@ -109,19 +109,19 @@ class Gateway:
 
 @contextmanager
 def _addressing(route: Route, request: Message) -> Iterator[None]:
-    """Name the resource the call addressed on an UpstreamError, for its NOT_FOUND details."""
+    """Name the resources the call addressed on an UpstreamError, for its NOT_FOUND details."""
     try:
         yield
     except UpstreamError as exc:
-        kind, template = route.resource
-        exc.resource = (kind, template.format(**{name: getattr(request, name) for name in route.path_params}))
+        values = {name: getattr(request, name) for name in route.path_params}
+        exc.addressed = {kind: template.format(**values) for kind, template in route.resources}
         raise
 
 
-def _prepare(route: Route, request: Message) -> tuple[str, dict[str, str | int], dict[str, Any] | None]:
+def _prepare(route: Route, request: Message) -> tuple[str, dict[str, str | int], bytes | None]:
     """Validate `request`, then build its REST path, query parameters and JSON body (None: no body)."""
     validate.validate(route, request)
-    body = convert.to_rest(request, route.body, route.always) if route.body else None
+    body = convert.encode(convert.to_rest(request, route.body, route.always)) if route.body else None
     return _path(route, request), _query(route, request), body
 
 

@@ -86,8 +86,8 @@ class InvalidArgument(GatewayError):
 class UpstreamError(GatewayError):
     """The upstream answered an HTTP error; the fields come from its OpenAI error body, if it had one.
 
-    `retry_after` is the wait (seconds) the upstream asked for; `resource` is (type, name) of what the
-    call addressed, set by the core so a NOT_FOUND can say what was not found.
+    `retry_after` is the wait (seconds) the upstream asked for; `addressed` maps each resource type the
+    call's path named to its name (set by the core), so a NOT_FOUND can name what was not found.
     """
 
     def __init__(
@@ -100,8 +100,10 @@ class UpstreamError(GatewayError):
         error_code: str | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
+        api_error: bool = True,
     ) -> None:
         super().__init__(message)
+        self.api_error = api_error
         self.status = status
         self.message = message
         self.type = type
@@ -109,17 +111,71 @@ class UpstreamError(GatewayError):
         self.error_code = error_code
         self.request_id = request_id
         self.retry_after = retry_after
-        self.resource: tuple[str, str] | None = None
+        self.addressed: dict[str, str] = {}
+
+    @property
+    def resource(self) -> tuple[str, str] | None:
+        """(type, name) of what the upstream says it did not find, or None when its message does not say.
+
+        OpenAI's message names it (`No run found with id 'run_x'.`): a resource the call's path named gets
+        its full name (`threads/t/runs/run_x`), another one its REST collection and id, an unknown kind its
+        id alone. Nothing is guessed from the path: an assistant or a thread may be what is missing.
+        """
+        found = _MISSING.search(self.message)
+        if found is None:
+            return None
+        kind, name = found["kind"].lower().replace(" ", "_"), found["id"]
+        if kind in self.addressed and self.addressed[kind].endswith("/" + name):
+            return kind, self.addressed[kind]
+        return kind, f"{COLLECTIONS[kind]}/{name}" if kind in COLLECTIONS else name
+
+    def __str__(self) -> str:
+        return (
+            f"{UNSUPPORTED} (it answered HTTP {self.status}: {self.message})"
+            if self.unsupported
+            else self.message
+        )
+
+    @property
+    def unsupported(self) -> bool:
+        """The upstream does not serve this API: it refused the `OpenAI-Beta` version the gateway sent
+        (400 `invalid_beta`, OpenAI's answer to v1 since December 2024), or it has no such path (a 404 or
+        405 that is not an OpenAI error about a resource: OpenAI's `Invalid URL (...)`, a web server's page).
+        """
+        if self.error_code == "invalid_beta":
+            return True
+        return self.status in (404, 405) and (not self.api_error or self.message.startswith("Invalid URL"))
 
     @property
     def code(self) -> grpc.StatusCode:  # type: ignore[override]
-        """The gRPC code of this HTTP status, from `HTTP_TO_GRPC`."""
+        """The gRPC code of this HTTP status, from `HTTP_TO_GRPC`; UNIMPLEMENTED when `unsupported`."""
+        if self.unsupported:
+            return grpc.StatusCode.UNIMPLEMENTED
         return HTTP_TO_GRPC.get(self.status, grpc.StatusCode.UNKNOWN)
 
     @property
     def reason(self) -> str:  # type: ignore[override]
-        """The upstream's error code, else its error type, in UPPER_SNAKE_CASE; else `HTTP_<status>`."""
+        """The upstream's error code, else its error type, in UPPER_SNAKE_CASE; else `HTTP_<status>`;
+        `UPSTREAM_API_UNSUPPORTED` when `unsupported`."""
+        if self.unsupported:
+            return "UPSTREAM_API_UNSUPPORTED"
         return _upper_snake(self.error_code or self.type or "") or f"HTTP_{self.status}"
+
+
+UNSUPPORTED = (
+    "the upstream does not serve this API at the configured base URL: point the gateway's --upstream "
+    "(OPENAI_BASE_URL) at a server of the OpenAI Assistants API, such as the project's emulator or a "
+    "self-hosted one (OpenAI's own api.openai.com serves it no more)"
+)
+"""The message of an `unsupported` error: the fix is in the gateway's configuration, not in the call."""
+_MISSING = re.compile(r"\bNo (?P<kind>[A-Za-z][A-Za-z ]{0,40}?) found with id '(?P<id>[^']{1,256})'")
+COLLECTIONS = {
+    "assistant": "assistants",
+    "thread": "threads",
+    "file": "files",
+    "vector_store": "vector_stores",
+}
+"""Kinds of resource that live outside a thread's runs → their REST collection (`assistants/asst_1`)."""
 
 
 class UpstreamProtocolError(GatewayError):
@@ -209,8 +265,9 @@ def _upstream_details(exc: UpstreamError) -> list[Message]:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(exc.retry_after * 1e9))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
-    if exc.resource is not None and exc.code is grpc.StatusCode.NOT_FOUND:
-        kind, name = exc.resource
+    resource = exc.resource if exc.code is grpc.StatusCode.NOT_FOUND else None
+    if resource is not None:
+        kind, name = resource
         details.append(
             error_details_pb2.ResourceInfo(resource_type=kind, resource_name=name, description=exc.message)
         )

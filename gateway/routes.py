@@ -37,14 +37,17 @@ class Route:
     body: tuple[str, ...] = ()
     always: tuple[str, ...] = ()
     path_params: tuple[str, ...] = field(init=False)
-    resource: tuple[str, str] = field(init=False)
-    """(type, path template) of the deepest resource the path names: what a 404 says was not found."""
+    resources: tuple[tuple[str, str], ...] = field(init=False)
+    """(type, name template) of each resource the path names, outermost first: `("run",
+    "threads/{thread_id}/runs/{run_id}")`. A 404 says which of them (or what else) was not found."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path_params", tuple(_PLACEHOLDER.findall(self.path)))
-        last = self.path_params[-1]
-        template = self.path[: self.path.index("{" + last + "}") + len(last) + 2].lstrip("/")
-        object.__setattr__(self, "resource", (RESOURCE_TYPES[last], template))
+        resources = tuple(
+            (RESOURCE_TYPES[name], self.path[: self.path.index("{" + name + "}") + len(name) + 2].lstrip("/"))
+            for name in self.path_params
+        )
+        object.__setattr__(self, "resources", resources)
 
 
 _RUNS = "/threads/{thread_id}/runs"

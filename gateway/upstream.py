@@ -113,20 +113,27 @@ class Upstream:
         *,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         route: str = "",
     ) -> dict[str, Any]:
         """Make a REST call (retried as `retry.py` allows) and return its JSON object; raise UpstreamError
         for an HTTP error answer, or the transport error when no answer came.
 
+        The body is `json`, encoded here, or `content`, JSON text already encoded (sent as it is).
+
         Each attempt is bounded by the client's deadline (or the default timeout) as a whole, not per read;
         no retry starts when its wait would end past the deadline. `route` is the path template, for metrics.
         """
         headers = self._headers(options)
+        if json is not None:
+            content = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        if content is not None:
+            headers["content-type"] = "application/json"
         safe = retry.is_safe(method, headers)
         retries = 0
         while True:
             try:
-                answer = await self._attempt(method, path, options, params, json, headers, route or path)
+                answer = await self._attempt(method, path, options, params, content, headers, route or path)
             except (httpx.TransportError, TimeoutError) as exc:
                 if not await self._backoff(options, retries, retry.retryable_error(exc, safe), None, exc):
                     raise
@@ -149,7 +156,7 @@ class Upstream:
         path: str,
         options: CallOptions,
         params: Mapping[str, str | int] | None,
-        json: Any,
+        content: bytes | None,
         headers: dict[str, str],
         route: str,
     ) -> _Answer:
@@ -161,7 +168,7 @@ class Upstream:
         try:
             async with asyncio.timeout(timeout):
                 request = self._client.build_request(
-                    method, path, params=params, json=json, headers=headers, timeout=timeout
+                    method, path, params=params, content=content, headers=headers, timeout=timeout
                 )
                 response = await self._client.send(request, stream=True)
                 try:
@@ -256,7 +263,8 @@ class Upstream:
         except ValueError:
             payload = None
         error = payload.get("error") if isinstance(payload, dict) else None
-        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        api_error = isinstance(error, dict) and isinstance(error.get("message"), str)
+        if not isinstance(error, dict) or not api_error:
             error = {
                 "message": f"upstream answered HTTP {response.status_code} {response.reason_phrase}".strip()
             }
@@ -269,6 +277,7 @@ class Upstream:
             error_code=_str_or_none(error.get("code")),
             request_id=response.headers.get("x-request-id"),
             retry_after=retry.retry_after(response.headers),
+            api_error=api_error,
         )
 
 

@@ -8,6 +8,7 @@ round trip and gets a precise field name.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -95,12 +96,34 @@ def _check_tools(tools: Iterable[Message]) -> None:
             raise InvalidArgument(f"tools[{index}].type", "must be a known TOOL_TYPE_*")
         if tool.HasField("function") != (kind == FUNCTION):
             raise InvalidArgument(f"tools[{index}].function", "must be set exactly for TOOL_TYPE_FUNCTION")
-        if kind == FUNCTION and not FUNCTION_NAME.fullmatch(getattr(tool, "function").name):
-            raise InvalidArgument(
-                f"tools[{index}].function.name", "must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'"
-            )
-        if kind == FUNCTION and not all(map(_finite, getattr(tool, "function").parameters.fields.values())):
-            raise InvalidArgument(f"tools[{index}].function.parameters", "JSON has no NaN or Infinity")
+        if kind == FUNCTION:
+            _check_function(f"tools[{index}].function", getattr(tool, "function"))
+
+
+def _check_function(where: str, function: Message) -> None:
+    if not FUNCTION_NAME.fullmatch(getattr(function, "name")):
+        raise InvalidArgument(f"{where}.name", "must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'")
+    text = getattr(function, "parameters_json")
+    if text and function.HasField("parameters"):
+        raise InvalidArgument(where, "set `parameters` or `parameters_json`, not both")
+    if text:
+        _check_json_object(f"{where}.parameters_json", text)
+    if not all(map(_finite, getattr(function, "parameters").fields.values())):
+        raise InvalidArgument(f"{where}.parameters", "JSON has no NaN or Infinity")
+
+
+def _check_json_object(where: str, text: str) -> None:
+    # Parsed only to be checked: the text itself is what the upstream receives.
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise InvalidArgument(where, f"must be JSON text of an object: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(where, "must be JSON text of an object")
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"JSON has no {name}")
 
 
 def _check_tool_outputs(outputs: Iterable[Message]) -> None:

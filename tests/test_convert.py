@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 
-from gateway.convert import ConversionError, enum_to_rest, to_message, to_rest
+from gateway.convert import ConversionError, encode, enum_to_rest, to_message, to_rest
 from gateway.routes import ROUTES
 
 JSON = dict[str, Any]
@@ -97,8 +97,20 @@ def assert_mirrors(data: JSON, message: Message, path: str = "$") -> None:
             if field.has_presence:
                 assert message.HasField(name), f"{where}: set in REST but absent in the message"
             assert_value(where, field, value, actual)
-    for field, _ in message.ListFields():
+    for field, value in message.ListFields():
+        struct = twin_of(descriptor, field.name)
+        if struct is not None:  # JSON text of the Struct beside it: the same JSON, keys in REST order
+            assert value == json.dumps(data[struct], separators=(",", ":")), f"{path}.{field.name}"
+            continue
         assert data.get(field.name) is not None, f"{path}.{field.name}: set but not in the REST object"
+
+
+def twin_of(descriptor: Any, name: str) -> str | None:
+    """The Struct field that the field `name` is the JSON-text twin of (`parameters_json` → `parameters`)."""
+    struct = descriptor.fields_by_name.get(name.removesuffix("_json"))
+    if not name.endswith("_json") or struct is None or struct.message_type is None:
+        return None
+    return name.removesuffix("_json") if struct.message_type.full_name == STRUCT else None
 
 
 def assert_value(where: str, field: Any, value: object, actual: Any) -> None:
@@ -340,6 +352,8 @@ def test_null_leaves_the_field_absent_and_the_rest_intact(fixture: str, path: tu
         assert field.has_presence
         assert not parent.HasField(path[-1])
     at(expected, path[:-1]).ClearField(path[-1])
+    if twin_of(parent.DESCRIPTOR, path[-1] + "_json"):
+        at(expected, path[:-1]).ClearField(path[-1] + "_json")  # its JSON text is absent with it
     assert got == expected
 
 
@@ -483,7 +497,9 @@ def test_v2_tools_and_tool_calls_keep_the_rest_of_the_object() -> None:
         res.Tool(),
         res.Tool(
             type=res.TOOL_TYPE_FUNCTION,
-            function=res.FunctionDefinition(name="f", parameters={"type": "object"}),
+            function=res.FunctionDefinition(
+                name="f", parameters={"type": "object"}, parameters_json='{"type":"object"}'
+            ),
         ),
     ]
     assert converted.id == "run_full"
@@ -510,7 +526,6 @@ def test_v2_tools_and_tool_calls_keep_the_rest_of_the_object() -> None:
         pytest.param(("tools",), {"type": "function"}, id="object-for-list"),
         pytest.param(("tools",), [1], id="number-for-object-item"),
         pytest.param(("file_ids",), [None], id="null-list-item"),
-        pytest.param(("metadata",), {"user_id": 1}, id="number-metadata-value"),
         pytest.param(("usage",), 5, id="number-for-object"),
         pytest.param(("status",), ["queued"], id="list-for-enum"),
         pytest.param(("tools", 2, "function", "parameters"), "{}", id="string-for-struct"),
@@ -531,6 +546,82 @@ def test_value_of_the_wrong_json_type_is_a_conversion_error(path: tuple[Key, ...
     at(run, path[:-1])[path[-1]] = value
     with pytest.raises(ConversionError):
         run_response(run)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("created_at",), "yesterday", "run.created_at: expected a number, got a JSON string"),
+        (("instructions",), 5, "run.instructions: expected a string, got a JSON number"),
+        (("file_ids",), ["file_1", 7], "run.file_ids[1]: expected a string, got a JSON number"),
+        (("usage", "total_tokens"), True, "run.usage.total_tokens: expected a number, got a JSON boolean"),
+        (
+            ("tools", 2, "function", "name"),
+            [],
+            "run.tools[2].function.name: expected a string, got a JSON array",
+        ),
+        (("tools", 2, "function"), "f", "run.tools[2].function: expected an object, got a JSON string"),
+        (("tools", 1), 3, "run.tools[1]: expected an object, got a JSON number"),
+        (
+            ("required_action", "submit_tool_outputs", "tool_calls", 0, "type"),
+            1,
+            "run.required_action"
+            ".submit_tool_outputs.tool_calls[0].type: expected a string, got a JSON number",
+        ),
+        (("metadata",), ["a"], "run.metadata: expected an object, got a JSON array"),
+    ],
+)
+def test_a_conversion_error_names_the_path_of_the_field(
+    path: tuple[Key, ...], value: object, message: str
+) -> None:
+    run = rest("run_full")
+    at(run, path[:-1])[path[-1]] = value
+    with pytest.raises(ConversionError) as raised:
+        run_response(run)
+    assert str(raised.value) == message
+
+
+def test_a_conversion_error_in_a_page_names_the_item() -> None:
+    page = {"data": [rest("run_full"), {**rest("run_full"), "expires_at": "soon"}], "has_more": False}
+    with pytest.raises(
+        ConversionError, match=r"^data\[1\]\.expires_at: expected a number, got a JSON string$"
+    ):
+        to_message(page, pb.ListRunsPageResponse)
+
+
+@pytest.mark.parametrize(
+    ("value", "arrives"),
+    [
+        ("plain", "plain"),
+        ("", ""),
+        (42, "42"),
+        (-1.5, "-1.5"),
+        (1.0, "1.0"),
+        (2**64 + 1, "18446744073709551617"),
+        (True, "true"),
+        (None, "null"),
+        ({"b": 1, "a": [1, "x"]}, '{"b":1,"a":[1,"x"]}'),
+        (["é"], '["é"]'),
+    ],
+)
+def test_metadata_values_of_any_json_type_arrive_as_json_text(value: object, arrives: str) -> None:
+    # The v1 description types `metadata` as a free-form object: whatever it holds must not fail the call.
+    for fixture, convert in (("run_full", run_response), ("run_step_tool_calls", step_response)):
+        data = rest(fixture)
+        data["metadata"] = {"user": "u_1", "value": value}
+        message = convert(data)
+        converted = message.run if isinstance(message, pb.GetRunResponse) else message.run_step
+        assert dict(converted.metadata) == {"user": "u_1", "value": arrives}
+
+
+def test_parameters_arrive_as_a_struct_and_as_the_upstream_json_text() -> None:
+    run = rest("run_full")
+    schema = {"type": "object", "z": 1, "a": 1.0, "big": 2**60 + 1, "u": "é"}
+    run["tools"][2]["function"]["parameters"] = schema
+    function = run_response(run).run.tools[2].function
+    assert function.parameters_json == '{"type":"object","z":1,"a":1.0,"big":1152921504606846977,"u":"é"}'
+    assert json_format.MessageToDict(function.parameters)["type"] == "object"
+    assert float(function.parameters["big"]) == float(2**60 + 1)  # the Struct holds a double: precision lost
 
 
 # --- Enum names --------------------------------------------------------------------------------------
@@ -573,8 +664,15 @@ def test_every_enum_value_maps_to_its_rest_name_by_the_unspecified_prefix(enum: 
 
 
 def create_body(request: pb.CreateRunRequest) -> JSON:
+    """The body the gateway sends for `request`, as the upstream decodes it."""
+    body: JSON = json.loads(create_text(request))
+    return body
+
+
+def create_text(request: pb.CreateRunRequest) -> str:
+    """The JSON text the gateway sends for `request`, exactly."""
     route = ROUTES["CreateRun"]
-    return to_rest(request, route.body, route.always)
+    return encode(to_rest(request, route.body, route.always)).decode()
 
 
 def function_tool(parameters: JSON | None = None, **fields: Any) -> res.Tool:
@@ -659,6 +757,30 @@ def test_create_run_body_keeps_integers_in_the_parameters_schema() -> None:
 def test_parameters_numbers_are_sent_as_json_integers_when_integral(parameters: JSON, expected: str) -> None:
     body = create_body(pb.CreateRunRequest(assistant_id="asst_1", tools=[function_tool(parameters)]))
     assert json.dumps(body["tools"][0]["function"]["parameters"], sort_keys=True) == expected
+
+
+def test_parameters_json_reaches_the_upstream_exactly_as_written() -> None:
+    written = (
+        '{"type": "object",\n "properties": {"z": {"type": "integer", "maximum": 18446744073709551617},\n'
+        ' "a": {"type": "number", "multipleOf": 1.0, "description": "caf\u00e9 \\u00e9"}}, "required": ["z"]}'
+    )
+    function = res.FunctionDefinition(name="get_weather", parameters_json=written)
+    text = create_text(
+        pb.CreateRunRequest(
+            assistant_id="asst_1", tools=[res.Tool(type=res.TOOL_TYPE_FUNCTION, function=function)]
+        )
+    )
+    assert (
+        text == '{"assistant_id":"asst_1","tools":[{"type":"function","function":{"name":"get_weather",'
+        f'"parameters":{written}}}}}]}}'
+    )
+
+
+def test_struct_parameters_are_sent_with_sorted_keys() -> None:
+    # A Struct has no key order (each process iterates it differently): sorted, the body is deterministic.
+    parameters = {"zeta": 1, "alpha": {"y": 2, "b": [{"k": 1, "c": 2}]}, "mid": "x"}
+    text = create_text(pb.CreateRunRequest(assistant_id="asst_1", tools=[function_tool(parameters)]))
+    assert '"parameters":{"alpha":{"b":[{"c":2,"k":1}],"y":2},"mid":"x","zeta":1}' in text
 
 
 def test_create_run_body_round_trips_a_rest_body() -> None:

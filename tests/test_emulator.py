@@ -69,7 +69,45 @@ async def test_missing_and_wrong_keys_are_401(rest: httpx.AsyncClient) -> None:
 async def test_the_beta_header_is_required(rest: httpx.AsyncClient) -> None:
     response = await rest.post("/v1/threads", json={}, headers={"OpenAI-Beta": ""})
     assert response.status_code == 400
-    assert "OpenAI-Beta: assistants=v1" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert "OpenAI-Beta: assistants=v1" in error["message"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_beta")
+    unknown = await rest.post("/v1/threads", json={}, headers={"OpenAI-Beta": "assistants=v9"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "invalid_beta")
+
+
+async def test_without_v1_it_answers_v1_as_openai_does_since_its_retirement() -> None:
+    app = create_app(EmulatorConfig(api_keys=frozenset({KEY}), versions=frozenset({"v2"})))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator", headers=HEADERS
+    ) as client:
+        response = await client.get("/v1/threads/thread_1/runs")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_beta"
+    assert error["message"].startswith(
+        "The v1 Assistants API has been deprecated. Please try again by setting"
+    )
+    assert "'OpenAI-Beta: assistants=v2'" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/nothing/here"), ("GET", "/threads/thread_1/runs"), ("DELETE", "/v1/threads/thread_1/runs")],
+)
+async def test_an_unknown_path_or_method_is_openais_invalid_url(
+    rest: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await rest.request(method, path)
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {
+            "message": f"Invalid URL ({method} {path})",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
 
 
 async def test_run_with_function_tool_goes_through_requires_action(rest: httpx.AsyncClient) -> None:
@@ -268,6 +306,10 @@ async def test_faults_and_request_log(rest: httpx.AsyncClient) -> None:
     assert log[-1]["headers"]["openai-organization"] == "org-1"
     assert log[-1]["headers"]["authorization"] == f"Bearer {KEY}"
     assert log[-1]["path"] == f"/v1/threads/{thread}/runs"
+    assert log[-1]["body"] == ""
+    written = '{"metadata": {"b": "2",  "a": "1"}}'
+    await rest.post(f"/v1/threads/{thread}/runs/run_none", content=written)
+    assert (await rest.get("/_emulator/requests")).json()[-1]["body"] == written  # as it arrived
 
 
 def test_a_real_server_on_loopback_with_a_delay_fault() -> None:

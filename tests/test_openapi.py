@@ -60,6 +60,9 @@ ONLY_IN_PROTO = {
     # FunctionCall serves both RunToolCallObject.function and a step's function call; its `output` is
     # documented as always absent in a RequiredToolCall.
     "RunObject.required_action.submit_tool_outputs.tool_calls[].function": {"output"},
+    # The JSON-text twin of the `parameters` Struct: the upstream receives the schema exactly as written.
+    "RunObject.tools[].function": {"parameters_json"},
+    "CreateRunRequest.tools[].function": {"parameters_json"},
 }
 """Schema path → proto fields with no REST property there: path parameters of a request, shared messages."""
 

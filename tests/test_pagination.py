@@ -76,7 +76,7 @@ async def test_closing_cancels_the_page_in_flight() -> None:
 
     stream = prefetched(pages(fetch))
     await anext(stream)
-    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(started.wait(), 30)
     await stream.aclose()  # type: ignore[attr-defined]
     assert cancelled.is_set()
 

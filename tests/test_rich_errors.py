@@ -6,6 +6,7 @@ Each test reads the `google.rpc.Status` from the call's trailers the way a clien
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import grpc
@@ -67,33 +68,77 @@ async def test_not_found_names_the_resource_and_the_upstream_request() -> None:
 
 
 @pytest.mark.parametrize(
-    ("request_", "rpc", "resource"),
+    ("request_", "rpc", "message", "resource"),
     [
-        (pb.ListRunsPageRequest(thread_id="thread_9"), "ListRunsPage", ("thread", "threads/thread_9")),
+        (
+            pb.ListRunsPageRequest(thread_id="thread_9"),
+            "ListRunsPage",
+            "No thread found with id 'thread_9'.",
+            ("thread", "threads/thread_9"),
+        ),
+        # The deepest resource of the path is not always the missing one: the thread, or the assistant.
+        (
+            pb.GetRunRequest(thread_id="thread_9", run_id="run_1"),
+            "GetRun",
+            "No thread found with id 'thread_9'.",
+            ("thread", "threads/thread_9"),
+        ),
         (
             pb.CreateRunRequest(thread_id="thread_9", assistant_id="asst_1"),
             "CreateRun",
+            "No assistant found with id 'asst_1'.",
+            ("assistant", "assistants/asst_1"),
+        ),
+        (
+            pb.CreateRunRequest(thread_id="thread_9", assistant_id="asst_1"),
+            "CreateRun",
+            "No thread found with id 'thread_9'.",
             ("thread", "threads/thread_9"),
         ),
         (
             pb.GetRunStepRequest(thread_id="thread_9", run_id="run_1", step_id="step_2"),
             "GetRunStep",
+            "No run step found with id 'step_2'.",
             ("run_step", "threads/thread_9/runs/run_1/steps/step_2"),
+        ),
+        (
+            pb.GetRunStepRequest(thread_id="thread_9", run_id="run_1", step_id="step_2"),
+            "GetRunStep",
+            "No run found with id 'run_1'.",
+            ("run", "threads/thread_9/runs/run_1"),
         ),
         (
             pb.CancelRunRequest(thread_id="thread_9", run_id="run_1"),
             "CancelRun",
+            "No run found with id 'run_1'.",
             ("run", "threads/thread_9/runs/run_1"),
+        ),
+        (
+            pb.CancelRunRequest(thread_id="thread_9", run_id="run_1"),
+            "CancelRun",
+            "No widget found with id 'w_7'.",
+            ("widget", "w_7"),
         ),
     ],
 )
-async def test_not_found_resource_follows_the_route(
-    request_: Message, rpc: str, resource: tuple[str, str]
+async def test_not_found_names_what_the_upstream_says_is_missing(
+    request_: Message, rpc: str, message: str, resource: tuple[str, str]
 ) -> None:
-    async with serve_gateway(transport=answer(404, rest_error("Not found.")).transport) as stub:
-        _, details = await details_of(getattr(stub, rpc)(request_))
+    async with serve_gateway(transport=answer(404, rest_error(message)).transport) as stub:
+        code, details = await details_of(getattr(stub, rpc)(request_))
+    assert code is Code.NOT_FOUND
     found = details[ed.ResourceInfo]
-    assert (found.resource_type, found.resource_name) == resource
+    assert (found.resource_type, found.resource_name, found.description) == (*resource, message)
+
+
+@pytest.mark.parametrize("message", ["Not found.", "The thread or the run does not exist.", ""])
+async def test_not_found_without_naming_the_resource_has_no_resource_info(message: str) -> None:
+    request = pb.GetRunRequest(thread_id="thread_9", run_id="run_1")
+    async with serve_gateway(transport=answer(404, rest_error(message)).transport) as stub:
+        code, details = await details_of(stub.GetRun(request))
+    assert code is Code.NOT_FOUND
+    assert ed.ResourceInfo not in details  # not guessed from the path
+    assert details[ed.ErrorInfo].reason == "INVALID_REQUEST_ERROR"
 
 
 async def test_our_invalid_argument_names_the_field() -> None:
@@ -146,12 +191,12 @@ async def test_rate_limit_carries_retry_info() -> None:
     }
     upstream = answer(429, body, **{"retry-after": "20"})
     async with serve_gateway(transport=upstream.transport) as stub:
-        call = stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"), timeout=2)
+        call = stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"), timeout=10)
         code, details = await details_of(call)
     assert code is Code.RESOURCE_EXHAUSTED
     assert details[ed.ErrorInfo].reason == "RATE_LIMIT_EXCEEDED"
     assert details[ed.RetryInfo].retry_delay.ToSeconds() == 20
-    assert len(upstream.requests) == 1  # a 20 s wait does not fit in the 2 s deadline: no retry
+    assert len(upstream.requests) == 1  # a 20 s wait does not fit in the 10 s deadline: no retry
 
 
 async def test_an_error_body_that_is_not_json_has_an_http_reason() -> None:
@@ -200,3 +245,54 @@ async def test_a_page_over_the_message_limit_is_refused_with_advice_and_streams_
     assert code is Code.RESOURCE_EXHAUSTED
     assert details[ed.ErrorInfo].reason == "RESPONSE_TOO_LARGE"
     assert streamed == [run["id"] for run in runs]
+
+
+INVALID_BETA = {
+    "error": {
+        "message": "The v1 Assistants API has been deprecated. Please try again by setting the header "
+        "'OpenAI-Beta: assistants=v2'. See the migration guide for more information: "
+        "https://platform.openai.com/docs/assistants/migration.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_beta",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        pytest.param(400, json.dumps(INVALID_BETA), id="openai-retired-v1"),
+        pytest.param(
+            404,
+            json.dumps(rest_error("Invalid URL (GET /v1/threads/thread_9/runs/run_1)")),
+            id="openai-no-such-path",
+        ),
+        pytest.param(404, "<html><body><h1>404 Not Found</h1></body></html>", id="web-server-page"),
+        pytest.param(404, '{"detail":"Not Found"}', id="another-api"),
+        pytest.param(405, '{"detail":"Method Not Allowed"}', id="method-not-allowed"),
+    ],
+)
+async def test_an_upstream_that_does_not_serve_the_api_is_unimplemented(status: int, body: str) -> None:
+    upstream = FakeUpstream(lambda request: httpx.Response(status, text=body))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        call = stub.GetRun(pb.GetRunRequest(thread_id="thread_9", run_id="run_1"))
+        code, details = await details_of(call)
+        message = await call.details()
+    assert code is Code.UNIMPLEMENTED
+    assert message.startswith("the upstream does not serve this API at the configured base URL")
+    assert "--upstream (OPENAI_BASE_URL)" in message
+    assert f"it answered HTTP {status}" in message
+    info = details[ed.ErrorInfo]
+    assert info.reason == "UPSTREAM_API_UNSUPPORTED"
+    assert info.metadata["httpStatus"] == str(status)
+    assert ed.ResourceInfo not in details
+    assert len(upstream.requests) == 1  # a configuration problem: never retried
+
+
+async def test_a_missing_resource_is_still_not_found() -> None:
+    upstream = answer(404, rest_error("No run found with id 'run_1'."))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        code, details = await details_of(stub.GetRun(pb.GetRunRequest(thread_id="thread_9", run_id="run_1")))
+    assert code is Code.NOT_FOUND
+    assert details[ed.ErrorInfo].reason == "INVALID_REQUEST_ERROR"

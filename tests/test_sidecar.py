@@ -195,7 +195,7 @@ def test_metrics_count_a_finished_rpc_with_its_code(emulator: EmulatorServer) ->
         (["--upstream", "ftp://example.com"], "--upstream must be an http(s) URL"),
         (
             ["--tls-cert", "/no/such.pem", "--tls-key", "/no/such.key"],
-            "--tls-cert: no such file: /no/such.pem",
+            "--tls-cert names no such file: /no/such.pem",
         ),
         (["--tls-cert", __file__], "--tls-cert and --tls-key go together"),
         (["--log-level", "LOUD"], "--log-level must be one of DEBUG, INFO, WARNING, ERROR"),
@@ -263,18 +263,20 @@ def test_sigterm_drains_in_flight_rpcs_and_exits_zero(emulator: EmulatorServer) 
             slow: dict[str, Any] = {}
             caller = threading.Thread(target=lambda: slow.setdefault("error", not_found_in(channel, thread)))
             caller.start()
-            time.sleep(0.5)
+            # In flight: wait until the upstream has it (not a fixed time, which a loaded machine may exceed).
+            assert arrived(admin, f"/threads/{thread}/runs/run_x"), "the GetRun never reached the upstream"
             process.send_signal(signal.SIGTERM)
             assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
             with pytest.raises(grpc.RpcError) as refused:
                 pb_grpc.RunsServiceStub(channel).GetRun(
-                    pb.GetRunRequest(thread_id="t", run_id="r"), timeout=5
+                    pb.GetRunRequest(thread_id="t", run_id="r"), timeout=30
                 )  # type: ignore[no-untyped-call]
             assert refused.value.code() == Code.UNAVAILABLE  # type: ignore[attr-defined]
-            caller.join(10)
+            caller.join(60)
+            assert not caller.is_alive()
             # The in-flight RPC finished normally: the upstream's own answer (thread_x has no run_x).
             assert slow["error"].code() == Code.NOT_FOUND
-        _, stderr = process.communicate(timeout=15)
+        _, stderr = process.communicate(timeout=60)
         assert process.returncode == 0
     finally:
         if process.poll() is None:
@@ -292,6 +294,16 @@ def test_sigterm_drains_in_flight_rpcs_and_exits_zero(emulator: EmulatorServer) 
     assert access["duration_ms"] >= 1500
     assert KEY not in stderr
     assert [e["message"] for e in lines if e["logger"] == "gateway"] == ["serving", "stopping", "stopped"]
+
+
+def arrived(admin: str, path_end: str) -> bool:
+    """Whether the emulator received a request whose path ends with `path_end`, waiting up to 30 s for it."""
+    give_up = time.monotonic() + 30
+    while time.monotonic() < give_up:
+        if any(r["path"].endswith(path_end) for r in httpx.get(f"{admin}/requests").json()):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def not_found_in(channel: grpc.Channel, thread: str) -> grpc.RpcError:

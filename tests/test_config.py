@@ -1,0 +1,77 @@
+"""Settings: flags over environment variables, and a bad value named the way the user set it.
+
+`Settings.load` is called as `main()` calls it; argparse's exit (status 2, the message on stderr) is what a
+user sees, so that is what is checked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config import Settings
+
+UPSTREAM = {"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}
+
+
+def refused(capsys: pytest.CaptureFixture[str], argv: list[str], environ: dict[str, str]) -> str:
+    """The error line `runs-gateway` prints for these flags and this environment."""
+    with pytest.raises(SystemExit) as exited:
+        Settings.load(argv, environ=environ)
+    assert exited.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"RUNS_GATEWAY_MAX_RETRIES": "11"}, "RUNS_GATEWAY_MAX_RETRIES must be 0-10, got 11"),
+        ({"RUNS_GATEWAY_MAX_RETRIES": "two"}, "RUNS_GATEWAY_MAX_RETRIES must be a whole number, got 'two'"),
+        ({"RUNS_GATEWAY_TIMEOUT": "soon"}, "RUNS_GATEWAY_TIMEOUT must be a number, got 'soon'"),
+        ({"RUNS_GATEWAY_TIMEOUT": "0"}, "RUNS_GATEWAY_TIMEOUT must be > 0, got 0.0"),
+        ({"RUNS_GATEWAY_LISTEN": "nowhere"}, "RUNS_GATEWAY_LISTEN must be HOST:PORT, got 'nowhere'"),
+        (
+            {"RUNS_GATEWAY_LOG_LEVEL": "loud"},
+            "RUNS_GATEWAY_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR",
+        ),
+        (
+            {"RUNS_GATEWAY_TLS_KEY": "/no/such.key", "RUNS_GATEWAY_TLS_CERT": __file__},
+            "RUNS_GATEWAY_TLS_KEY names",
+        ),
+        ({"OPENAI_BASE_URL": "ftp://example.com"}, "OPENAI_BASE_URL must be an http(s) URL"),
+    ],
+)
+def test_a_bad_environment_value_is_named_by_its_variable(
+    capsys: pytest.CaptureFixture[str], environ: dict[str, str], message: str
+) -> None:
+    line = refused(capsys, [], {**UPSTREAM, **environ})
+    assert message in line
+    assert " --" not in line  # no flag named: the user set none
+
+
+def test_a_flag_wins_over_the_environment_and_is_named_when_bad(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {**UPSTREAM, "RUNS_GATEWAY_MAX_RETRIES": "11"}
+    assert Settings.load(["--max-retries", "3"], environ=environ).max_retries == 3
+    assert "--max-retries must be 0-10, got 12" in refused(capsys, ["--max-retries", "12"], UPSTREAM)
+
+
+def test_the_upstream_is_required_and_named_both_ways(capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(capsys, [], {})
+    assert "--upstream or OPENAI_BASE_URL is required" in line
+    assert "http://127.0.0.1:8080/v1" in line
+
+
+def test_values_from_the_environment_and_the_defaults() -> None:
+    environ = {
+        **UPSTREAM,
+        "RUNS_GATEWAY_TIMEOUT": "2.5",
+        "RUNS_GATEWAY_LOG_LEVEL": "debug",
+        "OPENAI_API_KEY": "sk-1",
+    }
+    settings = Settings.load(["--grace", "1"], environ=environ)
+    assert (settings.base_url, settings.timeout, settings.log_level, settings.grace) == (
+        "http://127.0.0.1:8080/v1",
+        2.5,
+        "DEBUG",
+        1.0,
+    )
+    assert (settings.listen, settings.max_retries, settings.api_key) == ("127.0.0.1:50051", 2, "sk-1")
