@@ -4,13 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 EMULATOR_PORT ?= 8080
 GATEWAY_LISTEN ?= 127.0.0.1:50051
+WIRE_CONTRACT := protos/wire-contract.json
 
-.PHONY: help setup stubs stubs-check lint test demo emulator gateway bench bench-quick clean
+.PHONY: help setup stubs stubs-check lint test demo emulator gateway bench bench-quick clean wire-contract
 
 help:
 	@echo "make demo      emulator + gateway + a client that drives a run end to end (installs the runtime only)"
 	@echo "make test      lint (ruff, mypy, buf) and the whole test suite (installs the dev tools)"
 	@echo "make stubs     regenerate stubs/ from protos/"
+	@echo "make wire-contract  publish protos/ as the wire contract (only to break the wire on purpose)"
 	@echo "make emulator  serve the REST emulator on 127.0.0.1:$(EMULATOR_PORT)"
 	@echo "make gateway   serve the gateway on $(GATEWAY_LISTEN) (upstream: OPENAI_BASE_URL or the emulator)"
 	@echo "make bench     the benchmarks, full (several minutes; writes bench/latency_vs_concurrency.png)"
@@ -49,10 +51,21 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	npx --no-install buf lint
-	@# Wire compatibility with the previous commit on main (skipped where there is none, e.g. a shallow clone).
-	@if git rev-parse -q --verify HEAD~1 >/dev/null; then \
-		echo "buf breaking --against HEAD~1"; npx --no-install buf breaking --against '.git#ref=HEAD~1'; \
-	else echo "buf breaking: no previous commit to compare with, skipped"; fi
+	@# Wire compatibility, strict: nothing of the published contract ($(WIRE_CONTRACT)) may break, nor anything
+	@# of the previous commit, unless that commit replaced the contract on purpose (`make wire-contract`).
+	npx --no-install buf breaking --against $(WIRE_CONTRACT)
+	@if ! git rev-parse -q --verify HEAD~1 >/dev/null; then \
+		echo "buf breaking: no previous commit to compare with, skipped"; \
+	elif ! git diff --quiet HEAD~1 HEAD -- $(WIRE_CONTRACT); then \
+		echo "buf breaking --against HEAD~1: skipped, this commit publishes a new wire contract"; \
+	else echo "buf breaking --against HEAD~1"; npx --no-install buf breaking --against '.git#ref=HEAD~1'; fi
+
+# Publish the protos as they are as the wire contract that `make lint` holds every later change to. Run it
+# only to break the wire on purpose (and say so in the commit): it is what lets that one change through.
+wire-contract: node_modules/.installed
+	npx --no-install buf build --exclude-source-info -o $(WIRE_CONTRACT:.json=.tmp.json)
+	$(PYTHON) -m json.tool --indent 1 $(WIRE_CONTRACT:.json=.tmp.json) > $(WIRE_CONTRACT)
+	rm $(WIRE_CONTRACT:.json=.tmp.json)
 
 test: lint
 	$(BIN)/python -m pytest
@@ -73,10 +86,16 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	touch $@
 
-bench: $(VENV)/.bench-installed
+# The Node clients of the benchmarks (bench/node: openai-node 4.x and the example's @grpc/grpc-js, pinned by
+# its own lock file), never installed into another node_modules.
+bench/node/node_modules/.installed: bench/node/package.json bench/node/package-lock.json
+	npm ci --prefix bench/node --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench: $(VENV)/.bench-installed bench/node/node_modules/.installed
 	$(BIN)/python -m bench
 
-bench-quick: $(VENV)/.bench-installed
+bench-quick: $(VENV)/.bench-installed bench/node/node_modules/.installed
 	$(BIN)/python -m bench --quick
 
 clean:

@@ -66,14 +66,14 @@ def submit_outputs(stub: pb_grpc.RunsServiceStub, run: res.Run, answer: Answer) 
 
 
 def all_runs(stub: pb_grpc.RunsServiceStub, thread_id: str, **list_options: object) -> Iterator[res.Run]:
-    """Every run of a thread, streamed by the gateway across pages (`limit` is the page size)."""
+    """Every run of a thread, streamed by the gateway a page per message (`limit` is the page size)."""
     request = pb.ListRunsRequest(thread_id=thread_id, **list_options)  # type: ignore[arg-type]
-    for item in stub.ListRuns(request, timeout=60):
-        yield item.run
+    for page in stub.ListRuns(request, timeout=60):
+        yield from page.runs
 
 
 def all_steps(stub: pb_grpc.RunsServiceStub, thread_id: str, run_id: str) -> Iterator[res.RunStep]:
     """Every step of a run, oldest first."""
     request = pb.ListRunStepsRequest(thread_id=thread_id, run_id=run_id, order=pb.LIST_ORDER_ASC)
-    for item in stub.ListRunSteps(request, timeout=60):
-        yield item.run_step
+    for page in stub.ListRunSteps(request, timeout=60):
+        yield from page.run_steps

@@ -69,7 +69,8 @@ class Gateway:
         return self._checked(self._response(binding, data))
 
     async def stream(self, rpc: str, request: Message, options: CallOptions) -> AsyncGenerator[Message, None]:
-        """Serve a server-streaming list RPC: every item of every page, in order, one message each."""
+        """Serve a server-streaming list RPC: every item of every page, in order, a message per page (a page
+        too large for one message as several)."""
         binding = BINDINGS[rpc]
         route = binding.route
         path, params, _ = _prepare(route, request)
@@ -84,10 +85,9 @@ class Gateway:
         # aclosing: when the client goes away, the page in flight is cancelled now, not when collected.
         async with aclosing(pages):
             with _addressing(route, request):
-                async for item in pagination.items(pages):
-                    if not isinstance(item, dict):
-                        raise UpstreamProtocolError("upstream list item is not an object")
-                    yield self._checked(self._response(binding, item))
+                async for items in pagination.fresh(pages):
+                    for message in self._split(self._response(binding, items), route.result or ""):
+                        yield message
 
     def _checked(self, message: Message) -> Message:
         size = message.ByteSize()
@@ -98,13 +98,42 @@ class Gateway:
             )
         return message
 
+    def _split(self, message: Message, field: str) -> Iterator[Message]:
+        """`message` if it fits in one gRPC message, else its items `field` across as many as it takes."""
+        if message.ByteSize() <= self.max_message_bytes:
+            yield message
+            return
+        part, size = type(message)(), 0
+        for item in getattr(message, field):
+            cost = _framed_size(item)
+            if cost > self.max_message_bytes:
+                if size:
+                    yield part  # the items before it, so the error comes after all that could be sent
+                limit = self.max_message_bytes
+                raise ResponseTooLarge(
+                    f"one item of the list is {cost} bytes, over the {limit}-byte message limit"
+                )
+            if size + cost > self.max_message_bytes:
+                yield part
+                part, size = type(message)(), 0
+            getattr(part, field).append(item)
+            size += cost
+        yield part
+
     @staticmethod
-    def _response(binding: Binding, data: dict[str, Any]) -> Message:
-        wrapped = data if binding.route.result is None else {binding.route.result: data}
+    def _response(binding: Binding, data: dict[str, Any] | list[Any]) -> Message:
+        wrapped: dict[str, Any] = {binding.route.result: data} if binding.route.result else dict(data)
         try:
             return convert.to_message(wrapped, binding.response)
         except convert.ConversionError as exc:
             raise UpstreamProtocolError(f"upstream object does not match the API: {exc}") from exc
+
+
+def _framed_size(item: Message) -> int:
+    """Bytes `item` takes as an element of a repeated field: its tag (one byte below field 16), its length
+    (a varint of 7 bits a byte) and itself."""
+    size = item.ByteSize()
+    return 1 + max(1, (size.bit_length() + 6) // 7) + size
 
 
 @contextmanager
@@ -132,7 +161,7 @@ def _path(route: Route, request: Message) -> str:
 
 
 def _query(route: Route, request: Message) -> dict[str, str | int]:
-    params: dict[str, str | int] = {}
+    params: dict[str, str | int] = dict(route.defaults)
     for name in route.query:
         value = getattr(request, name)
         if not value:

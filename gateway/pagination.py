@@ -1,9 +1,9 @@
-"""Cursor pagination as layered async generators: pages, then one page fetched ahead, then items.
+"""Cursor pagination as layered async generators: pages, then one page fetched ahead, then fresh items.
 
 `pages` follows the REST cursors (`has_more`, then `last_id` as the next `after`) and refuses a cursor it
 has already followed or an empty page that says `has_more`, so a broken upstream ends the stream with an
-error instead of looping forever. `items` skips an item the previous or the same page already gave (pages
-that overlap), so a client never receives one twice.
+error instead of looping forever. `fresh` passes each page's items on together, less any item the previous
+or the same page already gave (pages that overlap), so a client never receives one twice.
 `prefetched` keeps exactly one page in flight while the caller consumes the current one: memory stays at
 two pages however long the list, and the next page's latency hides behind the streaming of this one. When the
 consumer stops (the gRPC client cancelled), the page in flight is cancelled, which aborts its HTTP request.
@@ -77,8 +77,9 @@ async def _next(source: AsyncIterator[Page]) -> Page | None:
         return None
 
 
-async def items(source: AsyncIterator[Page]) -> AsyncIterator[dict[str, Any]]:
-    """The items of every page of `source`, in order, each id once (within two adjacent pages).
+async def fresh(source: AsyncIterator[Page]) -> AsyncIterator[list[Any]]:
+    """The items of each page of `source`, in order, less those seen already (within two adjacent pages);
+    a page that brings nothing new yields nothing.
 
     A page that says `has_more` but brings nothing new ends the list with an error: following it could
     only repeat itself.
@@ -86,7 +87,7 @@ async def items(source: AsyncIterator[Page]) -> AsyncIterator[dict[str, Any]]:
     previous: set[str] = set()
     async for page in source:
         current: set[str] = set()
-        fresh = 0
+        new = []
         for item in page["data"]:
             key = item.get("id") if isinstance(item, dict) else None
             if isinstance(key, str):
@@ -95,8 +96,9 @@ async def items(source: AsyncIterator[Page]) -> AsyncIterator[dict[str, Any]]:
                 if repeated:
                     log.warning("upstream list repeated an item; skipped", extra={"fields": {"id": key}})
                     continue
-            fresh += 1
-            yield item
-        if not fresh and page.get("has_more"):
+            new.append(item)
+        if not new and page.get("has_more"):
             raise UpstreamProtocolError("upstream list says has_more but its page brings no new item")
+        if new:
+            yield new
         previous = current

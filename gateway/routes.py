@@ -18,6 +18,9 @@ RESOURCE_TYPES = {"thread_id": "thread", "run_id": "run", "step_id": "run_step"}
 
 LIST_QUERY = ("limit", "order", "after", "before")
 """The query parameters of the REST list endpoints (cursor pagination)."""
+LARGEST_PAGE = (("limit", 100),)
+"""A stream asks for the API's largest page unless the client chose: the same items, 5x fewer round trips
+than the default page of 20."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +28,10 @@ class Route:
     """How one RPC maps to its REST endpoint.
 
     `path` is relative to the upstream base URL (which ends in `/v1`); its `{placeholders}` name request
-    fields. `result` names the response field that receives the REST object (for a stream: the field of each
-    streamed message that receives one list item); None means the REST object is the response itself (a
-    list page). `always` lists body fields sent even when empty.
+    fields. `result` names the response field that receives the REST object (for a stream: the repeated
+    field of each streamed message that receives a page's items); None means the REST object is the
+    response itself (a list page). `always` lists body fields sent even when empty; `defaults`, query
+    parameters sent when the request leaves them unset.
     """
 
     method: str
@@ -36,6 +40,7 @@ class Route:
     query: tuple[str, ...] = ()
     body: tuple[str, ...] = ()
     always: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, str | int], ...] = ()
     path_params: tuple[str, ...] = field(init=False)
     resources: tuple[tuple[str, str], ...] = field(init=False)
     """(type, name template) of each resource the path names, outermost first: `("run",
@@ -64,12 +69,12 @@ ROUTES: dict[str, Route] = {
     "GetRun": Route("GET", _RUN, "run"),
     # ModifyRun exists to set metadata: an empty map is sent as {} (clear), never dropped.
     "ModifyRun": Route("POST", _RUN, "run", body=("metadata",), always=("metadata",)),
-    "ListRuns": Route("GET", _RUNS, "run", query=LIST_QUERY),
+    "ListRuns": Route("GET", _RUNS, "runs", query=LIST_QUERY, defaults=LARGEST_PAGE),
     "ListRunsPage": Route("GET", _RUNS, None, query=LIST_QUERY),
     "CancelRun": Route("POST", _RUN + "/cancel", "run"),
     "SubmitToolOutputs": Route("POST", _RUN + "/submit_tool_outputs", "run", body=("tool_outputs",)),
     "GetRunStep": Route("GET", _STEPS + "/{step_id}", "run_step"),
-    "ListRunSteps": Route("GET", _STEPS, "run_step", query=LIST_QUERY),
+    "ListRunSteps": Route("GET", _STEPS, "run_steps", query=LIST_QUERY, defaults=LARGEST_PAGE),
     "ListRunStepsPage": Route("GET", _STEPS, None, query=LIST_QUERY),
 }
 """RPC name → its REST route."""

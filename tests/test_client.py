@@ -105,7 +105,7 @@ def test_all_runs_reads_the_whole_stream(channel: Any, pool: ThreadPoolExecutor)
     future = pool.submit(lambda: [r.id for r in all_runs(stub, "thread_1", limit=2)])
     _, request, rpc = channel.take_unary_stream(SERVICE.methods_by_name["ListRuns"])
     assert (request.thread_id, request.limit) == ("thread_1", 2)
-    for run_id in ("run_3", "run_2", "run_1"):
-        rpc.send_response(pb.ListRunsResponse(run=res.Run(id=run_id)))
+    rpc.send_response(pb.ListRunsResponse(runs=[res.Run(id="run_3"), res.Run(id="run_2")]))
+    rpc.send_response(pb.ListRunsResponse(runs=[res.Run(id="run_1")]))
     rpc.terminate((), grpc.StatusCode.OK, "")
     assert future.result(timeout=30) == ["run_3", "run_2", "run_1"]

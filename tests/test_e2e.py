@@ -6,6 +6,7 @@ application would use. The emulator's admin API injects faults and shows which R
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -151,10 +152,11 @@ def test_every_rpc_through_requires_action_to_completed(stub: pb_grpc.RunsServic
     )
 
     steps = [
-        m.run_step
-        for m in stub.ListRunSteps(
+        step
+        for page in stub.ListRunSteps(
             pb.ListRunStepsRequest(thread_id=thread, run_id=created.id, order=pb.LIST_ORDER_ASC)
         )
+        for step in page.run_steps
     ]
     kinds = {s.step_details.type for s in steps}
     assert kinds == {res.RUN_STEP_TYPE_TOOL_CALLS, res.RUN_STEP_TYPE_MESSAGE_CREATION}
@@ -204,7 +206,12 @@ def long_thread(stub: pb_grpc.RunsServiceStub, admin: Admin) -> tuple[str, list[
 
 
 def streamed(stub: pb_grpc.RunsServiceStub, **request: Any) -> list[str]:
-    return [m.run.id for m in stub.ListRuns(pb.ListRunsRequest(**request), timeout=30)]
+    return [run.id for run in itertools.chain(*paged(stub, **request))]
+
+
+def paged(stub: pb_grpc.RunsServiceStub, **request: Any) -> list[list[res.Run]]:
+    """The runs of each message of a ListRuns stream."""
+    return [list(m.runs) for m in stub.ListRuns(pb.ListRunsRequest(**request), timeout=30)]
 
 
 @pytest.mark.parametrize("limit", [0, 7, 100])
@@ -212,12 +219,14 @@ def test_streamed_list_of_260_runs_in_both_orders(
     stub: pb_grpc.RunsServiceStub, admin: Admin, long_thread: tuple[str, list[str]], limit: int
 ) -> None:
     thread, ids = long_thread
-    asc = streamed(stub, thread_id=thread, limit=limit, order=pb.LIST_ORDER_ASC)
-    assert asc == ids
+    messages = paged(stub, thread_id=thread, limit=limit, order=pb.LIST_ORDER_ASC)
+    page_size = limit or 100  # unset, the stream asks for the largest page
+    assert [[run.id for run in page] for page in messages] == [
+        ids[start : start + page_size] for start in range(0, len(ids), page_size)
+    ]  # every run once, in order, a message per page
     pages = admin.requests(f"/threads/{thread}/runs")
-    page_size = limit or 20
     assert len(pages) == -(-len(ids) // page_size)
-    assert all(p["query"].get("limit") == (str(limit) if limit else None) for p in pages)
+    assert all(p["query"].get("limit") == str(page_size) for p in pages)
     assert streamed(stub, thread_id=thread, limit=limit, order=pb.LIST_ORDER_DESC) == ids[::-1]
     assert streamed(stub, thread_id=thread, limit=limit) == ids[::-1]  # the REST default order is desc
 
@@ -246,7 +255,7 @@ def test_a_mid_stream_error_arrives_after_the_items_sent(
     received: list[str] = []
     with pytest.raises(grpc.RpcError) as error:
         for message in stub.ListRuns(pb.ListRunsRequest(thread_id=thread, limit=10, order=pb.LIST_ORDER_ASC)):
-            received.append(message.run.id)
+            received.extend(run.id for run in message.runs)
     assert error.value.code() == Code.INTERNAL  # type: ignore[attr-defined]
     assert received == ids[:20]
     assert len(admin.requests(f"/threads/{thread}/runs")) == 5  # pages 1, 2, then page 3 three times
@@ -258,7 +267,7 @@ def test_a_page_that_fails_once_is_retried_without_losing_or_repeating_items(
     thread, ids = long_thread
     admin.fault(method="GET", path=f"/v1/threads/{thread}/runs$", skip=2, times=1, status=503)
     request = pb.ListRunsRequest(thread_id=thread, limit=50, order=pb.LIST_ORDER_ASC)
-    assert [message.run.id for message in stub.ListRuns(request)] == ids
+    assert [run.id for message in stub.ListRuns(request) for run in message.runs] == ids
     pages = -(-len(ids) // 50)
     assert len(admin.requests(f"/threads/{thread}/runs")) == pages + 1
 
@@ -272,7 +281,7 @@ def test_a_client_cancel_stops_the_stream_and_its_fetching(
     admin.fault(method="GET", path=f"/v1/threads/{thread}/runs$", skip=1, times=1, delay=delay)
     call = stub.ListRuns(pb.ListRunsRequest(thread_id=thread, limit=10, order=pb.LIST_ORDER_ASC))
     first = next(call)
-    assert first.run.id == ids[0]
+    assert [run.id for run in first.runs] == ids[:10]
     call.cancel()
     assert call.code() == Code.CANCELLED  # type: ignore[attr-defined]
     # Page 1 and the prefetched page 2 only: no page after the cancel. Page 2 arrives (waited for); a gateway

@@ -91,6 +91,7 @@ REST: dict[str, tuple[str, str]] = {
 """RPC → (HTTP method, path under the base URL), written out from the README's table."""
 
 LISTS = {"ListRuns", "ListRunsPage", "ListRunSteps", "ListRunStepsPage"}
+STREAMS = {"ListRuns", "ListRunSteps"}
 STEPS = {"GetRunStep", "ListRunSteps", "ListRunStepsPage"}
 ORDERS = {pb.LIST_ORDER_ASC: "asc", pb.LIST_ORDER_DESC: "desc"}
 """The REST `order` values (OpenAPI: enum asc, desc); LIST_ORDER_UNSPECIFIED means "not sent"."""
@@ -200,6 +201,8 @@ def expected_query(rpc: str, request: Message) -> dict[str, str]:
     query = {name: getattr(request, name) for name in ("after", "before") if getattr(request, name)}
     if getattr(request, "limit"):
         query["limit"] = str(getattr(request, "limit"))
+    elif rpc in STREAMS:  # README: unset, a stream asks for the largest page
+        query["limit"] = "100"
     if getattr(request, "order"):
         query["order"] = ORDERS[getattr(request, "order")]
     return query
@@ -634,7 +637,9 @@ def check_answers(rpc: str, answers: list[Message], pages: int) -> None:
     assert all(isinstance(answer, response_class) for answer in answers)
     result = ROUTES[rpc].result
     if STREAMING[rpc]:
-        assert [getattr(a, cast(str, result)).id for a in answers] == [cursor(p) for p in range(1, pages + 1)]
+        # A message per page (each page holds one item).
+        got = [[item.id for item in getattr(a, cast(str, result))] for a in answers]
+        assert got == [[cursor(p)] for p in range(1, pages + 1)]
     elif result is None:
         [page] = answers
         assert [item.id for item in getattr(page, "data")] == [cursor(1)]

@@ -791,12 +791,20 @@ STREAM_CASES: dict[str, StreamCase] = {
         "UPSTREAM_PROTOCOL_ERROR",
         [None, "run_003"],
     ),
+    # A page is the unit of the stream: one that cannot be converted is refused whole, after the pages before.
     "a non-object item": StreamCase(
         {None: answer(200, {**rest_page(runs(1, 2, 3), False), "data": [*runs(1, 2), 7, *runs(3)]})},
-        ids(1, 2),
+        ids(),
         Code.UNAVAILABLE,
         "UPSTREAM_PROTOCOL_ERROR",
         [None],
+    ),
+    "a non-object item on the second page": StreamCase(
+        {None: page(P1, True), "run_003": answer(200, {**rest_page(runs(4), False), "data": [*runs(4), 7]})},
+        ids(*P1),
+        Code.UNAVAILABLE,
+        "UPSTREAM_PROTOCOL_ERROR",
+        [None, "run_003"],
     ),
     "an empty page that says has_more": StreamCase(
         {None: page(P1, True), "run_003": page((), True)},
@@ -868,7 +876,7 @@ def test_a_hostile_list_streams_the_expected_prefix_then_the_status(
         call = stub.ListRuns(pb.ListRunsRequest(thread_id=THREAD, limit=3), timeout=case.deadline)
         try:
             for message in call:
-                received.append(message.run.id)
+                received.extend(run.id for run in message.runs)
         except grpc.RpcError:
             pass
         within(started, case.deadline, case.code)
@@ -894,8 +902,10 @@ def test_a_page_too_large_for_one_message_still_streams(upstream: HostileUpstrea
         assert error.value.code() == Code.RESOURCE_EXHAUSTED
         assert details(error.value)[0] == "RESPONSE_TOO_LARGE"
         request = pb.ListRunsRequest(thread_id=THREAD, limit=100)
-        streamed = [m.run for m in stub.ListRuns(request, timeout=PATIENT)]
+        messages = list(stub.ListRuns(request, timeout=PATIENT))
+        streamed = [run for message in messages for run in message.runs]
         assert [r.id for r in streamed] == [r["id"] for r in big]
+        assert len(messages) > 1  # the page, split across messages under the 4 MiB limit
         assert all(len(r.instructions) == 60_000 for r in streamed)
         assert_still_serving(stub)
 
@@ -912,7 +922,7 @@ def test_a_stream_whose_client_stops_reading_ends_cleanly_at_its_deadline(
         deadline = 3.0
         started = time.monotonic()
         call = stub.ListRuns(pb.ListRunsRequest(thread_id=THREAD, limit=100), timeout=deadline)
-        assert next(call).run.id == "run_000"
+        assert next(call).runs[0].id == "run_000"
         # Read nothing more: code() waits for the end, and the deadline passes while the gateway is blocked
         # sending.
         assert call.code() == Code.DEADLINE_EXCEEDED

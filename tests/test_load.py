@@ -181,7 +181,9 @@ async def stream(stub: pb_grpc.RunsServiceStub, listing: Listing, gauge: Gauge) 
         thread_id=listing.thread, limit=listing.limit, order=listing.order, after=listing.after
     )
     with gauge:
-        return tuple([message.run.id async for message in stub.ListRuns(request, timeout=DEADLINE)])
+        return tuple(
+            [run.id async for message in stub.ListRuns(request, timeout=DEADLINE) for run in message.runs]
+        )
 
 
 async def get(stub: pb_grpc.RunsServiceStub, thread: str, run: str) -> str:

@@ -154,7 +154,7 @@ async def test_a_unary_response_returns_upstream_headers_as_initial_metadata() -
 async def test_a_stream_returns_upstream_headers_as_trailing_metadata() -> None:
     async with serve_gateway(transport=FakeUpstream(answer).transport) as stub:
         call = stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1"))
-        assert [m.run.id async for m in call] == ["run_1", "run_2"]
+        assert [[run.id for run in m.runs] async for m in call] == [["run_1", "run_2"]]
         trailing = dict(await call.trailing_metadata())
     assert {k: v for k, v in trailing.items() if k in UPSTREAM_HEADERS} == RETURNED
 

@@ -513,7 +513,7 @@ def test_route_result_is_the_operation_response(rpc: str) -> None:
     response = operation(rpc)["responses"]["200"]["content"]["application/json"]["schema"]
     message = output if route.result is None else output.fields_by_name[route.result].message_type
     if METHODS[rpc].server_streaming:
-        # A stream answers one message per item of the REST list.
+        # A stream answers a message per page of the REST list: its items are the list's items.
         response = SCHEMAS[schema_name(response)]["properties"]["data"]["items"]
     assert schema_name(response) == RESPONSE_SCHEMAS[message.full_name]
 
@@ -535,14 +535,14 @@ def test_request_schema_properties_are_request_fields(schema: str, request_messa
 
 
 def documented_objects(rpc: str) -> list[JSON]:
-    """The response example of the RPC's operation, as the gateway converts it (one per item for a stream)."""
+    """The response example of the RPC's operation, as the gateway converts it (for a stream: its page)."""
     route, method = ROUTES[rpc], METHODS[rpc]
     example = json.loads(operation(rpc)["x-oaiMeta"]["examples"]["response"])
     if route.result is None:
         del example["object"]  # not in the page messages, see ONLY_IN_REST
         return [example]
-    items = example["data"] if method.server_streaming else [example]
-    return [{route.result: item} for item in items]
+    # A stream answers a message per page, the page's items in the field `result` names.
+    return [{route.result: example["data"] if method.server_streaming else example}]
 
 
 @pytest.mark.parametrize("rpc", sorted(ROUTES))

@@ -1,4 +1,5 @@
-"""Cursor pagination: pages follow `last_id`, at most one page is fetched ahead, closing stops fetching."""
+"""Cursor pagination: pages follow `last_id`, at most one page is fetched ahead, closing stops fetching, and
+each page passes on its fresh items together."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import UpstreamProtocolError
-from gateway.pagination import items, pages, prefetched
+from gateway.pagination import fresh, pages, prefetched
 
 
 class Pages:
@@ -39,8 +40,8 @@ async def settle() -> None:
 @pytest.mark.parametrize(("total", "size"), [(0, 5), (1, 5), (5, 5), (23, 5), (100, 1)])
 async def test_every_item_once_in_order(total: int, size: int) -> None:
     source = Pages(total, size)
-    got = [item["id"] async for item in items(prefetched(pages(source.fetch)))]
-    assert got == source.ids
+    got = [[item["id"] for item in page] async for page in fresh(prefetched(pages(source.fetch)))]
+    assert got == [source.ids[start : start + size] for start in range(0, total, size)]  # a list per page
     cursors = source.ids[size - 1 : -1 : size] if total > size else []
     assert source.asked == [None, *cursors]
 
@@ -98,5 +99,36 @@ async def test_a_broken_list_raises_instead_of_looping(page: dict[str, Any]) -> 
         return page
 
     with pytest.raises(UpstreamProtocolError):
-        [item async for item in items(prefetched(pages(fetch, "a")))]
+        [page async for page in fresh(prefetched(pages(fetch, "a")))]
     assert calls <= 2
+
+
+async def test_overlapping_pages_pass_on_only_the_fresh_items() -> None:
+    served = [
+        {"data": [{"id": "a"}, {"id": "b"}, {"id": "b"}], "last_id": "b", "has_more": True},
+        {"data": [{"id": "b"}, {"id": "c"}], "last_id": "c", "has_more": True},
+        {"data": [{"id": "c"}, {"id": "d"}], "last_id": "d", "has_more": False},
+    ]
+
+    async def fetch(after: str | None) -> dict[str, Any]:
+        return served[[None, "b", "c"].index(after)]
+
+    got = [[item["id"] for item in page] async for page in fresh(pages(fetch))]
+    assert got == [["a", "b"], ["c"], ["d"]]
+
+
+async def test_a_last_page_of_repeats_yields_nothing_and_a_middle_one_raises() -> None:
+    async def fetch_last(after: str | None) -> dict[str, Any]:
+        if after is None:
+            return {"data": [{"id": "a"}], "last_id": "a", "has_more": True}
+        return {"data": [{"id": "a"}], "last_id": "a2", "has_more": False}
+
+    assert [[item["id"] for item in page] async for page in fresh(pages(fetch_last))] == [["a"]]
+
+    async def fetch_middle(after: str | None) -> dict[str, Any]:
+        if after is None:
+            return {"data": [{"id": "a"}], "last_id": "a", "has_more": True}
+        return {"data": [{"id": "a"}], "last_id": "a2", "has_more": True}
+
+    with pytest.raises(UpstreamProtocolError, match="brings no new item"):
+        [page async for page in fresh(pages(fetch_middle))]

@@ -241,7 +241,8 @@ async def test_a_page_over_the_message_limit_is_refused_with_advice_and_streams_
         call = stub.ListRunsPage(pb.ListRunsPageRequest(thread_id="thread_1", limit=50))
         code, details = await details_of(call)
         assert "streaming" in await call.details()
-        streamed = [m.run.id async for m in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1", limit=50))]
+        request = pb.ListRunsRequest(thread_id="thread_1", limit=50)
+        streamed = [run.id async for m in stub.ListRuns(request) for run in m.runs]
     assert code is Code.RESOURCE_EXHAUSTED
     assert details[ed.ErrorInfo].reason == "RESPONSE_TOO_LARGE"
     assert streamed == [run["id"] for run in runs]

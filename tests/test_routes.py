@@ -60,4 +60,16 @@ def test_list_rpcs_stream_and_page_rpcs_do_not() -> None:
     streaming = {name for name, m in METHODS.items() if m.server_streaming}
     assert streaming == {"ListRuns", "ListRunSteps"}
     assert not any(m.client_streaming for m in METHODS.values())
-    assert runs_service_pb2.ListRunsResponse.DESCRIPTOR.fields_by_name["run"].message_type.name == "Run"
+    for message, field, item in (
+        (runs_service_pb2.ListRunsResponse, "runs", "Run"),
+        (runs_service_pb2.ListRunStepsResponse, "run_steps", "RunStep"),
+    ):
+        # A message per page: the stream's items come in the repeated field its route names.
+        assert message.DESCRIPTOR.fields_by_name[field].message_type.name == item
+        assert message.DESCRIPTOR.fields_by_name[field].is_repeated
+        assert [f.name for f in message.DESCRIPTOR.fields] == [field]
+
+
+def test_streams_ask_for_the_largest_page_unless_the_client_chose() -> None:
+    assert dict(ROUTES["ListRuns"].defaults) == dict(ROUTES["ListRunSteps"].defaults) == {"limit": 100}
+    assert ROUTES["ListRunsPage"].defaults == ROUTES["ListRunStepsPage"].defaults == ()

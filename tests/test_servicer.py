@@ -263,8 +263,9 @@ async def test_list_runs_streams_every_run_across_pages_in_order() -> None:
         request = pb.ListRunsRequest(
             thread_id="thread_1", limit=10, order=pb.LIST_ORDER_ASC, before="run_999"
         )
-        got = [item.run.id async for item in stub.ListRuns(request)]
-    assert got == [r["id"] for r in runs]
+        got = [[run.id for run in page.runs] async for page in stub.ListRuns(request)]
+    ids = [r["id"] for r in runs]
+    assert got == [ids[:10], ids[10:20], ids[20:]]  # every run once, in order, a message per page
     queries = [dict(r.url.params) for r in upstream.requests]
     assert queries == [
         {"limit": "10", "order": "asc", "before": "run_999"},
@@ -292,8 +293,8 @@ async def test_a_mid_stream_error_ends_the_stream_after_the_items_sent() -> None
     received: list[str] = []
     async with serve_gateway(transport=upstream.transport) as stub:
         with pytest.raises(grpc.aio.AioRpcError) as error:
-            async for item in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1")):
-                received.append(item.run.id)
+            async for page in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1")):
+                received.extend(run.id for run in page.runs)
     assert received == ["run_a", "run_b"]
     assert (error.value.code(), error.value.details()) == (Code.INTERNAL, "The server had an error")
 
@@ -354,7 +355,7 @@ async def test_a_client_cancel_stops_fetching_pages() -> None:
     async with serve_gateway(transport=upstream.transport) as stub:
         call = stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1", limit=1))
         first = await call.read()
-        assert first.run.id == "run_0"
+        assert [run.id for run in first.runs] == ["run_0"]
         call.cancel()
         await asyncio.wait_for(in_flight_cancelled.wait(), 30)
         await asyncio.sleep(0.2)  # room for a wrong third request: a slow machine only gives it less
@@ -386,3 +387,43 @@ async def test_a_non_finite_number_in_parameters_is_refused(bad: Any) -> None:
     assert error.value.code() == Code.INVALID_ARGUMENT
     assert error.value.details().startswith("tools[0].function.parameters: ")
     assert upstream.requests == []
+
+
+async def test_an_unset_limit_asks_for_the_largest_page_and_a_set_one_is_kept() -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_page([rest_run("run_1")], False)))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        [page async for page in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1"))]
+        [page async for page in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1", limit=7))]
+        [
+            page
+            async for page in stub.ListRunSteps(pb.ListRunStepsRequest(thread_id="thread_1", run_id="run_1"))
+        ]
+        await stub.ListRunsPage(pb.ListRunsPageRequest(thread_id="thread_1"))
+    limits = [r.url.params.get("limit") for r in upstream.requests]
+    assert limits == ["100", "7", "100", None]  # the page RPC leaves the upstream default alone
+
+
+async def test_a_page_too_large_for_one_message_arrives_whole_across_messages() -> None:
+    # 40 runs of ~30 KiB: ~1.2 MB, over a 256 KiB message limit; each message must stay under it.
+    runs = [rest_run(f"run_{i:02d}", instructions="x" * 30_000) for i in range(40)]
+    upstream = FakeUpstream(lambda request: ok(rest_page(runs, False)))
+    limit = 256 * 1024
+    async with serve_gateway(transport=upstream.transport, max_message_bytes=limit) as stub:
+        messages = [page async for page in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1"))]
+    assert [run.id for page in messages for run in page.runs] == [r["id"] for r in runs]
+    assert len(messages) > 1
+    assert all(0 < page.ByteSize() <= limit for page in messages)
+    assert len(upstream.requests) == 1
+
+
+async def test_one_item_too_large_for_a_message_is_resource_exhausted_after_those_before() -> None:
+    runs = [rest_run("run_small"), rest_run("run_huge", instructions="x" * 300_000)]
+    upstream = FakeUpstream(lambda request: ok(rest_page(runs, False)))
+    async with serve_gateway(transport=upstream.transport, max_message_bytes=256 * 1024) as stub:
+        received: list[str] = []
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            async for page in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1")):
+                received.extend(run.id for run in page.runs)
+    assert error.value.code() == Code.RESOURCE_EXHAUSTED
+    assert "one item of the list is" in error.value.details()
+    assert received == ["run_small"]

@@ -72,11 +72,11 @@ function call(client, method, request, metadata) {
   });
 }
 
-// Every run of the thread: one stream message per run, the gateway follows the page cursors.
+// Every run of the thread: one stream message per page of runs, the gateway follows the page cursors.
 async function listRuns(client, request, metadata) {
   const runs = [];
-  for await (const item of client.ListRuns(request, metadata, deadline(60_000))) {
-    runs.push(item.run);
+  for await (const page of client.ListRuns(request, metadata, deadline(60_000))) {
+    runs.push(...page.runs);
   }
   return runs;
 }

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from runs_gateway.assistants.v1 import resources_pb2 as runs__gateway_dot_assistants_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-runs_gateway/assistants/v1/runs_service.proto\x12\x1aruns_gateway.assistants.v1\x1a*runs_gateway/assistants/v1/resources.proto\"\xf7\x02\n\x10\x43reateRunRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61ssistant_id\x18\x02 \x01(\t\x12\x12\n\x05model\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0cinstructions\x18\x04 \x01(\tH\x01\x88\x01\x01\x12$\n\x17\x61\x64\x64itional_instructions\x18\x05 \x01(\tH\x02\x88\x01\x01\x12/\n\x05tools\x18\x06 \x03(\x0b\x32 .runs_gateway.assistants.v1.Tool\x12L\n\x08metadata\x18\x07 \x03(\x0b\x32:.runs_gateway.assistants.v1.CreateRunRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06_modelB\x0f\n\r_instructionsB\x1a\n\x18_additional_instructions\"A\n\x11\x43reateRunResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"2\n\rGetRunRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\">\n\x0eGetRunResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"\xb4\x01\n\x10ModifyRunRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12L\n\x08metadata\x18\x03 \x03(\x0b\x32:.runs_gateway.assistants.v1.ModifyRunRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"A\n\x11ModifyRunResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"\x88\x01\n\x0fListRunsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x34\n\x05order\x18\x03 \x01(\x0e\x32%.runs_gateway.assistants.v1.ListOrder\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x05 \x01(\t\"@\n\x10ListRunsResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"\x8c\x01\n\x13ListRunsPageRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x34\n\x05order\x18\x03 \x01(\x0e\x32%.runs_gateway.assistants.v1.ListOrder\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x05 \x01(\t\"z\n\x14ListRunsPageResponse\x12-\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\x12\x10\n\x08\x66irst_id\x18\x02 \x01(\t\x12\x0f\n\x07last_id\x18\x03 \x01(\t\x12\x10\n\x08has_more\x18\x04 \x01(\x08\"5\n\x10\x43\x61ncelRunRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"A\n\x11\x43\x61ncelRunResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"{\n\x18SubmitToolOutputsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12<\n\x0ctool_outputs\x18\x03 \x03(\x0b\x32&.runs_gateway.assistants.v1.ToolOutput\"2\n\nToolOutput\x12\x14\n\x0ctool_call_id\x18\x01 \x01(\t\x12\x0e\n\x06output\x18\x02 \x01(\t\"I\n\x19SubmitToolOutputsResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"G\n\x11GetRunStepRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0f\n\x07step_id\x18\x03 \x01(\t\"K\n\x12GetRunStepResponse\x12\x35\n\x08run_step\x18\x01 \x01(\x0b\x32#.runs_gateway.assistants.v1.RunStep\"\x9c\x01\n\x13ListRunStepsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x34\n\x05order\x18\x04 \x01(\x0e\x32%.runs_gateway.assistants.v1.ListOrder\x12\r\n\x05\x61\x66ter\x18\x05 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x06 \x01(\t\"M\n\x14ListRunStepsResponse\x12\x35\n\x08run_step\x18\x01 \x01(\x0b\x32#.runs_gateway.assistants.v1.RunStep\"\xa0\x01\n\x17ListRunStepsPageRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x34\n\x05order\x18\x04 \x01(\x0e\x32%.runs_gateway.assistants.v1.ListOrder\x12\r\n\x05\x61\x66ter\x18\x05 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x06 \x01(\t\"\x82\x01\n\x18ListRunStepsPageResponse\x12\x31\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32#.runs_gateway.assistants.v1.RunStep\x12\x10\n\x08\x66irst_id\x18\x02 \x01(\t\x12\x0f\n\x07last_id\x18\x03 \x01(\t\x12\x10\n\x08has_more\x18\x04 \x01(\x08*P\n\tListOrder\x12\x1a\n\x16LIST_ORDER_UNSPECIFIED\x10\x00\x12\x12\n\x0eLIST_ORDER_ASC\x10\x01\x12\x13\n\x0fLIST_ORDER_DESC\x10\x02\x32\xec\x08\n\x0bRunsService\x12h\n\tCreateRun\x12,.runs_gateway.assistants.v1.CreateRunRequest\x1a-.runs_gateway.assistants.v1.CreateRunResponse\x12_\n\x06GetRun\x12).runs_gateway.assistants.v1.GetRunRequest\x1a*.runs_gateway.assistants.v1.GetRunResponse\x12h\n\tModifyRun\x12,.runs_gateway.assistants.v1.ModifyRunRequest\x1a-.runs_gateway.assistants.v1.ModifyRunResponse\x12g\n\x08ListRuns\x12+.runs_gateway.assistants.v1.ListRunsRequest\x1a,.runs_gateway.assistants.v1.ListRunsResponse0\x01\x12q\n\x0cListRunsPage\x12/.runs_gateway.assistants.v1.ListRunsPageRequest\x1a\x30.runs_gateway.assistants.v1.ListRunsPageResponse\x12h\n\tCancelRun\x12,.runs_gateway.assistants.v1.CancelRunRequest\x1a-.runs_gateway.assistants.v1.CancelRunResponse\x12\x80\x01\n\x11SubmitToolOutputs\x12\x34.runs_gateway.assistants.v1.SubmitToolOutputsRequest\x1a\x35.runs_gateway.assistants.v1.SubmitToolOutputsResponse\x12k\n\nGetRunStep\x12-.runs_gateway.assistants.v1.GetRunStepRequest\x1a..runs_gateway.assistants.v1.GetRunStepResponse\x12s\n\x0cListRunSteps\x12/.runs_gateway.assistants.v1.ListRunStepsRequest\x1a\x30.runs_gateway.assistants.v1.ListRunStepsResponse0\x01\x12}\n\x10ListRunStepsPage\x12\x33.runs_gateway.assistants.v1.ListRunStepsPageRequest\x1a\x34.runs_gateway.assistants.v1.ListRunStepsPageResponseB\xa4\x01\n\x1d\x64\x65v.runsgateway.assistants.v1B\x10RunsServiceProtoP\x01ZSgithub.com/runs-gateway/runs-gateway/gen/go/runs_gateway/assistants/v1;assistantsv1\xaa\x02\x19RunsGateway.Assistants.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-runs_gateway/assistants/v1/runs_service.proto\x12\x1aruns_gateway.assistants.v1\x1a*runs_gateway/assistants/v1/resources.proto\"\xf7\x02\n\x10\x43reateRunRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61ssistant_id\x18\x02 \x01(\t\x12\x12\n\x05model\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0cinstructions\x18\x04 \x01(\tH\x01\x88\x01\x01\x12$\n\x17\x61\x64\x64itional_instructions\x18\x05 \x01(\tH\x02\x88\x01\x01\x12/\n\x05tools\x18\x06 \x03(\x0b\x32 .runs_gateway.assistants.v1.Tool\x12L\n\x08metadata\x18\x07 \x03(\x0b\x32:.runs_gateway.assistants.v1.CreateRunRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06_modelB\x0f\n\r_instructionsB\x1a\n\x18_additional_instructions\"A\n\x11\x43reateRunResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"2\n\rGetRunRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\">\n\x0eGetRunResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"\xb4\x01\n\x10ModifyRunRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12L\n\x08metadata\x18\x03 \x03(\x0b\x32:.runs_gateway.assistants.v1.ModifyRunRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"A\n\x11ModifyRunResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"\x88\x01\n\x0fListRunsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x34\n\x05order\x18\x03 \x01(\x0e\x32%.runs_gateway.assistants.v1.ListOrder\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x05 \x01(\t\"L\n\x10ListRunsResponse\x12-\n\x04runs\x18\x02 \x03(\x0b\x32\x1f.runs_gateway.assistants.v1.RunJ\x04\x08\x01\x10\x02R\x03run\"\x8c\x01\n\x13ListRunsPageRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x34\n\x05order\x18\x03 \x01(\x0e\x32%.runs_gateway.assistants.v1.ListOrder\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x05 \x01(\t\"z\n\x14ListRunsPageResponse\x12-\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\x12\x10\n\x08\x66irst_id\x18\x02 \x01(\t\x12\x0f\n\x07last_id\x18\x03 \x01(\t\x12\x10\n\x08has_more\x18\x04 \x01(\x08\"5\n\x10\x43\x61ncelRunRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"A\n\x11\x43\x61ncelRunResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"{\n\x18SubmitToolOutputsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12<\n\x0ctool_outputs\x18\x03 \x03(\x0b\x32&.runs_gateway.assistants.v1.ToolOutput\"2\n\nToolOutput\x12\x14\n\x0ctool_call_id\x18\x01 \x01(\t\x12\x0e\n\x06output\x18\x02 \x01(\t\"I\n\x19SubmitToolOutputsResponse\x12,\n\x03run\x18\x01 \x01(\x0b\x32\x1f.runs_gateway.assistants.v1.Run\"G\n\x11GetRunStepRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0f\n\x07step_id\x18\x03 \x01(\t\"K\n\x12GetRunStepResponse\x12\x35\n\x08run_step\x18\x01 \x01(\x0b\x32#.runs_gateway.assistants.v1.RunStep\"\x9c\x01\n\x13ListRunStepsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x34\n\x05order\x18\x04 \x01(\x0e\x32%.runs_gateway.assistants.v1.ListOrder\x12\r\n\x05\x61\x66ter\x18\x05 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x06 \x01(\t\"^\n\x14ListRunStepsResponse\x12\x36\n\trun_steps\x18\x02 \x03(\x0b\x32#.runs_gateway.assistants.v1.RunStepJ\x04\x08\x01\x10\x02R\x08run_step\"\xa0\x01\n\x17ListRunStepsPageRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x34\n\x05order\x18\x04 \x01(\x0e\x32%.runs_gateway.assistants.v1.ListOrder\x12\r\n\x05\x61\x66ter\x18\x05 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x06 \x01(\t\"\x82\x01\n\x18ListRunStepsPageResponse\x12\x31\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32#.runs_gateway.assistants.v1.RunStep\x12\x10\n\x08\x66irst_id\x18\x02 \x01(\t\x12\x0f\n\x07last_id\x18\x03 \x01(\t\x12\x10\n\x08has_more\x18\x04 \x01(\x08*P\n\tListOrder\x12\x1a\n\x16LIST_ORDER_UNSPECIFIED\x10\x00\x12\x12\n\x0eLIST_ORDER_ASC\x10\x01\x12\x13\n\x0fLIST_ORDER_DESC\x10\x02\x32\xec\x08\n\x0bRunsService\x12h\n\tCreateRun\x12,.runs_gateway.assistants.v1.CreateRunRequest\x1a-.runs_gateway.assistants.v1.CreateRunResponse\x12_\n\x06GetRun\x12).runs_gateway.assistants.v1.GetRunRequest\x1a*.runs_gateway.assistants.v1.GetRunResponse\x12h\n\tModifyRun\x12,.runs_gateway.assistants.v1.ModifyRunRequest\x1a-.runs_gateway.assistants.v1.ModifyRunResponse\x12g\n\x08ListRuns\x12+.runs_gateway.assistants.v1.ListRunsRequest\x1a,.runs_gateway.assistants.v1.ListRunsResponse0\x01\x12q\n\x0cListRunsPage\x12/.runs_gateway.assistants.v1.ListRunsPageRequest\x1a\x30.runs_gateway.assistants.v1.ListRunsPageResponse\x12h\n\tCancelRun\x12,.runs_gateway.assistants.v1.CancelRunRequest\x1a-.runs_gateway.assistants.v1.CancelRunResponse\x12\x80\x01\n\x11SubmitToolOutputs\x12\x34.runs_gateway.assistants.v1.SubmitToolOutputsRequest\x1a\x35.runs_gateway.assistants.v1.SubmitToolOutputsResponse\x12k\n\nGetRunStep\x12-.runs_gateway.assistants.v1.GetRunStepRequest\x1a..runs_gateway.assistants.v1.GetRunStepResponse\x12s\n\x0cListRunSteps\x12/.runs_gateway.assistants.v1.ListRunStepsRequest\x1a\x30.runs_gateway.assistants.v1.ListRunStepsResponse0\x01\x12}\n\x10ListRunStepsPage\x12\x33.runs_gateway.assistants.v1.ListRunStepsPageRequest\x1a\x34.runs_gateway.assistants.v1.ListRunStepsPageResponseB\xa4\x01\n\x1d\x64\x65v.runsgateway.assistants.v1B\x10RunsServiceProtoP\x01ZSgithub.com/runs-gateway/runs-gateway/gen/go/runs_gateway/assistants/v1;assistantsv1\xaa\x02\x19RunsGateway.Assistants.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,8 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATERUNREQUEST_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_MODIFYRUNREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_MODIFYRUNREQUEST_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_LISTORDER']._serialized_start=2462
-  _globals['_LISTORDER']._serialized_end=2542
+  _globals['_LISTORDER']._serialized_start=2491
+  _globals['_LISTORDER']._serialized_end=2571
   _globals['_CREATERUNREQUEST']._serialized_start=122
   _globals['_CREATERUNREQUEST']._serialized_end=497
   _globals['_CREATERUNREQUEST_METADATAENTRY']._serialized_start=395
@@ -58,33 +58,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTRUNSREQUEST']._serialized_start=933
   _globals['_LISTRUNSREQUEST']._serialized_end=1069
   _globals['_LISTRUNSRESPONSE']._serialized_start=1071
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1135
-  _globals['_LISTRUNSPAGEREQUEST']._serialized_start=1138
-  _globals['_LISTRUNSPAGEREQUEST']._serialized_end=1278
-  _globals['_LISTRUNSPAGERESPONSE']._serialized_start=1280
-  _globals['_LISTRUNSPAGERESPONSE']._serialized_end=1402
-  _globals['_CANCELRUNREQUEST']._serialized_start=1404
-  _globals['_CANCELRUNREQUEST']._serialized_end=1457
-  _globals['_CANCELRUNRESPONSE']._serialized_start=1459
-  _globals['_CANCELRUNRESPONSE']._serialized_end=1524
-  _globals['_SUBMITTOOLOUTPUTSREQUEST']._serialized_start=1526
-  _globals['_SUBMITTOOLOUTPUTSREQUEST']._serialized_end=1649
-  _globals['_TOOLOUTPUT']._serialized_start=1651
-  _globals['_TOOLOUTPUT']._serialized_end=1701
-  _globals['_SUBMITTOOLOUTPUTSRESPONSE']._serialized_start=1703
-  _globals['_SUBMITTOOLOUTPUTSRESPONSE']._serialized_end=1776
-  _globals['_GETRUNSTEPREQUEST']._serialized_start=1778
-  _globals['_GETRUNSTEPREQUEST']._serialized_end=1849
-  _globals['_GETRUNSTEPRESPONSE']._serialized_start=1851
-  _globals['_GETRUNSTEPRESPONSE']._serialized_end=1926
-  _globals['_LISTRUNSTEPSREQUEST']._serialized_start=1929
-  _globals['_LISTRUNSTEPSREQUEST']._serialized_end=2085
-  _globals['_LISTRUNSTEPSRESPONSE']._serialized_start=2087
-  _globals['_LISTRUNSTEPSRESPONSE']._serialized_end=2164
-  _globals['_LISTRUNSTEPSPAGEREQUEST']._serialized_start=2167
-  _globals['_LISTRUNSTEPSPAGEREQUEST']._serialized_end=2327
-  _globals['_LISTRUNSTEPSPAGERESPONSE']._serialized_start=2330
-  _globals['_LISTRUNSTEPSPAGERESPONSE']._serialized_end=2460
-  _globals['_RUNSSERVICE']._serialized_start=2545
-  _globals['_RUNSSERVICE']._serialized_end=3677
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1147
+  _globals['_LISTRUNSPAGEREQUEST']._serialized_start=1150
+  _globals['_LISTRUNSPAGEREQUEST']._serialized_end=1290
+  _globals['_LISTRUNSPAGERESPONSE']._serialized_start=1292
+  _globals['_LISTRUNSPAGERESPONSE']._serialized_end=1414
+  _globals['_CANCELRUNREQUEST']._serialized_start=1416
+  _globals['_CANCELRUNREQUEST']._serialized_end=1469
+  _globals['_CANCELRUNRESPONSE']._serialized_start=1471
+  _globals['_CANCELRUNRESPONSE']._serialized_end=1536
+  _globals['_SUBMITTOOLOUTPUTSREQUEST']._serialized_start=1538
+  _globals['_SUBMITTOOLOUTPUTSREQUEST']._serialized_end=1661
+  _globals['_TOOLOUTPUT']._serialized_start=1663
+  _globals['_TOOLOUTPUT']._serialized_end=1713
+  _globals['_SUBMITTOOLOUTPUTSRESPONSE']._serialized_start=1715
+  _globals['_SUBMITTOOLOUTPUTSRESPONSE']._serialized_end=1788
+  _globals['_GETRUNSTEPREQUEST']._serialized_start=1790
+  _globals['_GETRUNSTEPREQUEST']._serialized_end=1861
+  _globals['_GETRUNSTEPRESPONSE']._serialized_start=1863
+  _globals['_GETRUNSTEPRESPONSE']._serialized_end=1938
+  _globals['_LISTRUNSTEPSREQUEST']._serialized_start=1941
+  _globals['_LISTRUNSTEPSREQUEST']._serialized_end=2097
+  _globals['_LISTRUNSTEPSRESPONSE']._serialized_start=2099
+  _globals['_LISTRUNSTEPSRESPONSE']._serialized_end=2193
+  _globals['_LISTRUNSTEPSPAGEREQUEST']._serialized_start=2196
+  _globals['_LISTRUNSTEPSPAGEREQUEST']._serialized_end=2356
+  _globals['_LISTRUNSTEPSPAGERESPONSE']._serialized_start=2359
+  _globals['_LISTRUNSTEPSPAGERESPONSE']._serialized_end=2489
+  _globals['_RUNSSERVICE']._serialized_start=2574
+  _globals['_RUNSSERVICE']._serialized_end=3706
 # @@protoc_insertion_point(module_scope)

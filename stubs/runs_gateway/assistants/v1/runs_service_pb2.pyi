@@ -100,10 +100,10 @@ class ListRunsRequest(_message.Message):
     def __init__(self, thread_id: _Optional[str] = ..., limit: _Optional[int] = ..., order: _Optional[_Union[ListOrder, str]] = ..., after: _Optional[str] = ..., before: _Optional[str] = ...) -> None: ...
 
 class ListRunsResponse(_message.Message):
-    __slots__ = ("run",)
-    RUN_FIELD_NUMBER: _ClassVar[int]
-    run: _resources_pb2.Run
-    def __init__(self, run: _Optional[_Union[_resources_pb2.Run, _Mapping]] = ...) -> None: ...
+    __slots__ = ("runs",)
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Run]
+    def __init__(self, runs: _Optional[_Iterable[_Union[_resources_pb2.Run, _Mapping]]] = ...) -> None: ...
 
 class ListRunsPageRequest(_message.Message):
     __slots__ = ("thread_id", "limit", "order", "after", "before")
@@ -202,10 +202,10 @@ class ListRunStepsRequest(_message.Message):
     def __init__(self, thread_id: _Optional[str] = ..., run_id: _Optional[str] = ..., limit: _Optional[int] = ..., order: _Optional[_Union[ListOrder, str]] = ..., after: _Optional[str] = ..., before: _Optional[str] = ...) -> None: ...
 
 class ListRunStepsResponse(_message.Message):
-    __slots__ = ("run_step",)
-    RUN_STEP_FIELD_NUMBER: _ClassVar[int]
-    run_step: _resources_pb2.RunStep
-    def __init__(self, run_step: _Optional[_Union[_resources_pb2.RunStep, _Mapping]] = ...) -> None: ...
+    __slots__ = ("run_steps",)
+    RUN_STEPS_FIELD_NUMBER: _ClassVar[int]
+    run_steps: _containers.RepeatedCompositeFieldContainer[_resources_pb2.RunStep]
+    def __init__(self, run_steps: _Optional[_Iterable[_Union[_resources_pb2.RunStep, _Mapping]]] = ...) -> None: ...
 
 class ListRunStepsPageRequest(_message.Message):
     __slots__ = ("thread_id", "run_id", "limit", "order", "after", "before")

@@ -113,7 +113,8 @@ class RunsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListRuns(self, request, context):
-        """Streams every run of a thread, following the page cursors: GET /threads/{thread_id}/runs.
+        """Streams every run of a thread, a message per page, following the page cursors:
+        GET /threads/{thread_id}/runs.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,7 +150,8 @@ class RunsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListRunSteps(self, request, context):
-        """Streams every step of a run, following the page cursors: GET /threads/{thread_id}/runs/{run_id}/steps.
+        """Streams every step of a run, a message per page, following the page cursors:
+        GET /threads/{thread_id}/runs/{run_id}/steps.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
