@@ -25,7 +25,7 @@ from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
-from examples.client import all_runs, all_steps, drive_run
+from examples.client import all_steps, drive_run
 
 API_KEY = "sk-demo-0123456789abcdef"
 WEATHER_TOOL = {
@@ -161,9 +161,13 @@ def main() -> None:
             print(f"\nModifyRun  metadata={dict(tagged.run.metadata)}")
             for _ in range(2):  # two more runs, so the list has something to page through
                 drive_run(stub, thread_id, assistant_id, answer, poll_interval=0.05)
-            print("\nListRuns (streamed, page size 2, oldest first):")
-            for listed in all_runs(stub, thread_id, limit=2, order=pb.LIST_ORDER_ASC):
-                print(f"  {listed.id}  {res.RunStatus.Name(listed.status)}  created_at={listed.created_at}")
+            print("\nListRuns (streamed a message per page, page size 2, oldest first):")
+            request = pb.ListRunsRequest(thread_id=thread_id, limit=2, order=pb.LIST_ORDER_ASC)
+            for number, page in enumerate(stub.ListRuns(request, timeout=60), 1):
+                print(f"  message {number}:")
+                for listed in page.runs:
+                    status = res.RunStatus.Name(listed.status)
+                    print(f"    {listed.id}  {status}  created_at={listed.created_at}")
             print(f"\nListRunSteps of {run.id}:")
             steps = list(all_steps(stub, thread_id, run.id))
             for step in steps:
