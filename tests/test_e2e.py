@@ -21,6 +21,7 @@ from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
 from emulator import EmulatorConfig, EmulatorServer
+from examples import call
 from gateway.config import Settings
 
 Code = grpc.StatusCode
@@ -457,3 +458,33 @@ def test_an_upstream_that_does_not_serve_v1_says_so(v1_retired: str, emulator: s
             "The v1 Assistants API has been deprecated" if where == "v1-retired" else "Invalid URL (GET /"
         )
         assert expected in details
+
+
+def test_the_json_command_line_client_calls_unary_and_streaming_rpcs(
+    emulator: str, admin: Admin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(listen="127.0.0.1:0", base_url=emulator, api_key=KEY, timeout=10)
+    thread, assistant = admin.thread(), admin.assistant()
+    with GatewayThread(settings) as target:
+        created = json.dumps({"thread_id": thread, "assistant_id": assistant, "metadata": {"via": "cli"}})
+        call.main(["CreateRun", created, "--target", target])
+        run = json.loads(capsys.readouterr().out)["run"]
+        assert (run["thread_id"], run["metadata"]) == (thread, {"via": "cli"})
+        call.main(
+            [
+                "ListRuns",
+                json.dumps({"thread_id": thread}),
+                "--target",
+                target,
+                "-H",
+                f"authorization:Bearer {KEY}",
+            ]
+        )
+        [page] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [listed["id"] for listed in page["runs"]] == [run["id"]]
+        with pytest.raises(SystemExit) as exited:
+            call.main(["GetRun", json.dumps({"thread_id": thread, "run_id": "run_none"}), "--target", target])
+        assert exited.value.code == "NOT_FOUND: No run found with id 'run_none'."
+        with pytest.raises(SystemExit) as exited:
+            call.main(["GetRun", '{"thread": 1}', "--target", target])
+        assert str(exited.value.code).startswith("the request is not a GetRunRequest in JSON")
