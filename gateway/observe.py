@@ -80,42 +80,76 @@ class Metrics:
         return stop
 
 
+class _Children:
+    """The labelled metrics of one RPC method, looked up once: prometheus_client's `labels()` takes a lock
+    and a dict lookup per call."""
+
+    def __init__(self, metrics: Metrics, labels: tuple[str, str, str]) -> None:
+        self.method = f"/{labels[1]}/{labels[2]}"
+        self.started = metrics.started.labels(*labels)
+        self.handling = metrics.handling.labels(*labels)
+        self._handled = metrics.handled
+        self._labels = labels
+        self._by_code: dict[grpc.StatusCode, Any] = {}
+
+    def handled(self, code: grpc.StatusCode) -> Any:
+        """The `grpc_server_handled_total` child of `code`."""
+        child = self._by_code.get(code)
+        if child is None:
+            child = self._by_code[code] = self._handled.labels(*self._labels, code.name)
+        return child
+
+
 class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic in stubs only
-    """Counts, times and logs every RPC the server handles."""
+    """Counts, times and logs every RPC the server handles.
+
+    The observed handler of a method is built once and kept: grpc.aio asks the interceptor for every RPC,
+    and the services' handlers never change once the server runs. Unknown methods are not kept, so a client
+    cannot grow the cache.
+    """
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
+        self._observed: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
+        observed = self._observed.get(handler_call_details.method)
+        if observed is not None:
+            return observed
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
+        observed = self._wrap(handler, handler_call_details.method)
+        self._observed[handler_call_details.method] = observed
+        return observed
+
+    def _wrap(self, handler: grpc.RpcMethodHandler[Any, Any], path: str) -> grpc.RpcMethodHandler[Any, Any]:
+        service, _, method = path.lstrip("/").rpartition("/")
         if handler.unary_unary:
-            labels = ("unary", service, method)
-            return handler._replace(unary_unary=self._unary(handler.unary_unary, labels))  # type: ignore[attr-defined,no-any-return]
+            children = _Children(self._metrics, ("unary", service, method))
+            return handler._replace(unary_unary=self._unary(handler.unary_unary, children))  # type: ignore[attr-defined,no-any-return]
         if handler.unary_stream:
-            labels = ("server_stream", service, method)
-            return handler._replace(unary_stream=self._stream(handler.unary_stream, labels))  # type: ignore[attr-defined,no-any-return]
+            children = _Children(self._metrics, ("server_stream", service, method))
+            return handler._replace(unary_stream=self._stream(handler.unary_stream, children))  # type: ignore[attr-defined,no-any-return]
         return handler
 
-    def _unary(self, behavior: Callable[..., Any], labels: tuple[str, str, str]) -> Callable[..., Any]:
+    def _unary(self, behavior: Callable[..., Any], children: _Children) -> Callable[..., Any]:
         async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            with self._observe(labels, context):
+            with self._observe(children, context):
                 return await behavior(request, context)
 
         return observed
 
-    def _stream(self, behavior: Callable[..., Any], labels: tuple[str, str, str]) -> Callable[..., Any]:
+    def _stream(self, behavior: Callable[..., Any], children: _Children) -> Callable[..., Any]:
         if not inspect.isasyncgenfunction(behavior):
-            return self._unary(behavior, labels)  # a handler that writes with context.write() and returns
+            return self._unary(behavior, children)  # a handler that writes with context.write() and returns
 
         async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            with self._observe(labels, context):
+            with self._observe(children, context):
                 async with aclosing(behavior(request, context)) as responses:
                     async for response in responses:
                         yield response
@@ -123,10 +157,8 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
         return observed
 
     @contextmanager
-    def _observe(
-        self, labels: tuple[str, str, str], context: grpc.aio.ServicerContext[Any, Any]
-    ) -> Iterator[None]:
-        self._metrics.started.labels(*labels).inc()
+    def _observe(self, children: _Children, context: grpc.aio.ServicerContext[Any, Any]) -> Iterator[None]:
+        children.started.inc()
         exchange = Exchange()
         token = current_exchange.set(exchange)
         started = time.perf_counter()
@@ -146,13 +178,13 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
                 # context other than the one that set the token; that context ends with the RPC anyway.
                 current_exchange.reset(token)
             seconds = time.perf_counter() - started
-            self._metrics.handled.labels(*labels, code.name).inc()
-            self._metrics.handling.labels(*labels).observe(seconds)
+            children.handled(code).inc()
+            children.handling.observe(seconds)
             access_log.info(
                 "rpc",
                 extra={
                     "fields": {
-                        "method": f"/{labels[1]}/{labels[2]}",
+                        "method": children.method,
                         "code": code.name,
                         "duration_ms": round(seconds * 1000, 3),
                         "upstream_status": exchange.status,

@@ -143,12 +143,14 @@ async def test_a_bad_forwarded_value_is_invalid_argument_before_any_call() -> No
     assert upstream.requests == []
 
 
-async def test_a_unary_response_returns_upstream_headers_as_initial_metadata() -> None:
+async def test_a_unary_response_returns_upstream_headers_as_trailing_metadata() -> None:
     async with serve_gateway(transport=FakeUpstream(answer).transport) as stub:
         call = stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
         await call
         initial = dict(await call.initial_metadata())
-    assert {k: v for k, v in initial.items() if k in RETURNED or k in UPSTREAM_HEADERS} == RETURNED
+        trailing = dict(await call.trailing_metadata())
+    assert {k: v for k, v in trailing.items() if k in RETURNED or k in UPSTREAM_HEADERS} == RETURNED
+    assert not {k for k in initial if k in RETURNED or k in UPSTREAM_HEADERS}  # one place to look: trailers
 
 
 async def test_a_stream_returns_upstream_headers_as_trailing_metadata() -> None:
