@@ -3,9 +3,12 @@
 It checks what OpenAI checks before anything else (a Bearer key, the `OpenAI-Beta: assistants=v1` header),
 answers errors with OpenAI's error body (an unknown path or method too: `Invalid URL (GET /v1/x)`), and has
 an admin API under `/_emulator` (no auth, not part of OpenAI's API) that tests and benchmarks use: fault
-injection, the log of requests received (with each body as it arrived), bulk seeding of runs, and a reset.
+injection, the log of requests received (with each body as it arrived), bulk seeding of runs, the added
+latency, and a reset.
 `EmulatorConfig.versions` says which Assistants API versions it serves; without v1 it answers v1 as OpenAI
 has since December 2024 (400 `invalid_beta`), so a gateway can be tried against a server that dropped v1.
+`EmulatorConfig.latency` (or `POST /_emulator/latency`) delays every API request by that many seconds before
+it is handled, as a distant upstream would; the admin API is never delayed.
 """
 
 from __future__ import annotations
@@ -29,12 +32,16 @@ Handler = Callable[[Request, "Emulator"], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """How the emulator behaves: seconds per run transition, the accepted keys (None: any key), and the
-    versions of the Assistants API it serves (`OpenAI-Beta: assistants=<version>`)."""
+    """How the emulator behaves: seconds per run transition, the accepted keys (None: any key), the
+    versions of the Assistants API it serves (`OpenAI-Beta: assistants=<version>`), and the seconds added
+    to every API request (`latency`: a round trip to a distant upstream)."""
 
     step_seconds: float = 0.05
     api_keys: frozenset[str] | None = None
     versions: frozenset[str] = frozenset({"v1"})
+    poll_after_ms: int | None = None
+    """When set, every answer about a run carries `openai-poll-after-ms` with it, as OpenAI's did."""
+    latency: float = 0.0
 
 
 @dataclass
@@ -55,12 +62,14 @@ class Fault:
 
 @dataclass
 class Emulator:
-    """The state behind the app: the store, the faults to inject and the request log."""
+    """The state behind the app: the store, the faults to inject, the request log and the added latency
+    (the config's until the admin API changes it)."""
 
     config: EmulatorConfig
     store: Store
     faults: list[Fault] = field(default_factory=list)
     log: list[JSON] = field(default_factory=list)
+    latency: float = 0.0
 
     def take_fault(self, request: Request) -> Fault | None:
         for fault in self.faults:
@@ -76,10 +85,13 @@ class Emulator:
 
 
 def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap an API handler: log, inject faults, check credentials and beta header, render JSON or errors."""
+    """Wrap an API handler: add the latency, log, inject faults, check credentials and beta header, render
+    JSON or errors."""
 
     async def endpoint(request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
+        if emulator.latency > 0:
+            await asyncio.sleep(emulator.latency)
         emulator.log.append(
             {
                 "method": request.method,
@@ -90,6 +102,8 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             }
         )
         headers = {"x-request-id": new_id("req_")}  # as OpenAI does, on every answer
+        if emulator.config.poll_after_ms is not None and "/runs" in request.url.path:
+            headers["openai-poll-after-ms"] = str(emulator.config.poll_after_ms)
         fault = emulator.take_fault(request)
         if fault is not None:
             await asyncio.sleep(fault.delay)
@@ -272,11 +286,23 @@ async def admin_seed(request: Request) -> Response:
     return JSONResponse(result)
 
 
+async def admin_latency(request: Request) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    if request.method == "POST":
+        seconds = (await request.json()).get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds <= 60:
+            error = ApiError(400, "'seconds' must be a number from 0 to 60.", param="seconds")
+            return JSONResponse(error.body(), 400)
+        emulator.latency = float(seconds)
+    return JSONResponse({"seconds": emulator.latency})
+
+
 async def admin_reset(request: Request) -> Response:
     emulator: Emulator = request.app.state.emulator
     emulator.store = Store(emulator.config.step_seconds)
     emulator.faults.clear()
     emulator.log.clear()
+    emulator.latency = emulator.config.latency
     return JSONResponse({"reset": True})
 
 
@@ -305,8 +331,9 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/requests", admin_requests, methods=["GET"]),
         Route("/_emulator/requests", admin_clear_requests, methods=["DELETE"]),
         Route("/_emulator/threads/{thread_id}/runs:seed", admin_seed, methods=["POST"]),
+        Route("/_emulator/latency", admin_latency, methods=["GET", "POST"]),
         Route("/_emulator/reset", admin_reset, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: invalid_url, 405: invalid_url})
-    app.state.emulator = Emulator(config, Store(config.step_seconds))
+    app.state.emulator = Emulator(config, Store(config.step_seconds), latency=config.latency)
     return app

@@ -74,12 +74,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="an accepted API key (repeatable; default: any non-empty key)",
     )
     parser.add_argument(
+        "--poll-after-ms",
+        type=int,
+        help="send openai-poll-after-ms with this value on every answer about a run (default: none)",
+    )
+    parser.add_argument(
         "--without-v1",
         action="store_true",
         help="answer `OpenAI-Beta: assistants=v1` as OpenAI has since December 2024 (400 invalid_beta)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="milliseconds added to every API request before it is handled, as a distant upstream would "
+        "(default 0; the admin API /_emulator/latency changes it while serving)",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.latency_ms <= 60_000:
+        parser.error("--latency-ms must be from 0 to 60000")
     keys = frozenset(args.api_keys) if args.api_keys else None
-    config = EmulatorConfig(args.step_seconds, keys, frozenset({"v2"} if args.without_v1 else {"v1"}))
+    versions = frozenset({"v2"} if args.without_v1 else {"v1"})
+    latency = args.latency_ms / 1000
+    config = EmulatorConfig(
+        args.step_seconds, keys, versions, latency=latency, poll_after_ms=args.poll_after_ms
+    )
     print(f"runs-emulator listening on http://{args.host}:{args.port}/v1", flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")

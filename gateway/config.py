@@ -39,6 +39,7 @@ class Settings:
     max_connections: int = 100
     max_retries: int = 2
     max_message_bytes: int = 4 * 1024 * 1024
+    watch_interval: float = 1.0
     log_level: str = "INFO"
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -58,6 +59,7 @@ class Settings:
             ("max_connections", self.max_connections >= 1, ">= 1"),
             ("max_retries", 0 <= self.max_retries <= 10, "0-10"),
             ("max_message_bytes", self.max_message_bytes >= 64 * 1024, "at least 65536"),
+            ("watch_interval", 0.01 <= self.watch_interval <= 3600, "0.01-3600"),
             ("log_level", self.log_level in LOG_LEVELS, f"one of {', '.join(LOG_LEVELS)}"),
         ):
             if not ok:
@@ -179,6 +181,13 @@ FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "RUNS_GATEWAY_MAX_MESSAGE_BYTES",
         int,
         "largest gRPC message sent or received, in bytes (default 4194304, gRPC's own default)",
+    ),
+    (
+        "watch_interval",
+        "RUNS_GATEWAY_WATCH_INTERVAL",
+        float,
+        "seconds between two polls of a watched run, unless the upstream sends openai-poll-after-ms "
+        "(default 1, the SDKs' own)",
     ),
     ("log_level", "RUNS_GATEWAY_LOG_LEVEL", str.upper, f"one of {', '.join(LOG_LEVELS)} (default INFO)"),
     ("tls_cert", "RUNS_GATEWAY_TLS_CERT", str, "PEM certificate chain: serve TCP with TLS (with --tls-key)"),

@@ -19,8 +19,9 @@ from runs_gateway.assistants.v1 import runs_service_pb2
 
 from gateway import convert, pagination, validate
 from gateway.errors import ResponseTooLarge, UpstreamError, UpstreamProtocolError
-from gateway.routes import ROUTES, Route
+from gateway.routes import ROUTES, WATCHES, Route
 from gateway.upstream import CallOptions, Upstream
+from gateway.watch import CREDENTIALS, Target, Watches
 
 SERVICE = runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"]
 
@@ -38,8 +39,12 @@ def _bind(method: MethodDescriptor) -> Binding:
     return Binding(ROUTES[method.name], GetMessageClass(method.output_type), method.server_streaming)
 
 
-BINDINGS: dict[str, Binding] = {method.name: _bind(method) for method in SERVICE.methods}
-"""RPC name → its route and response class, for every method of RunsService."""
+BINDINGS: dict[str, Binding] = {
+    method.name: _bind(method) for method in SERVICE.methods if method.name in ROUTES
+}
+"""RPC name → its route and response class, for every method of RunsService that calls one route."""
+STEPS_PAGE: dict[str, str | int] = {"limit": 100, "order": "asc"}
+"""How a watch lists a run's steps: the largest pages, oldest first."""
 
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -53,9 +58,12 @@ class Gateway:
     instead, rather than left to fail in the client's receive limit with no hint.
     """
 
-    def __init__(self, upstream: Upstream, *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self, upstream: Upstream, *, max_message_bytes: int = MAX_MESSAGE_BYTES, watch_interval: float = 1.0
+    ) -> None:
         self.upstream = upstream
         self.max_message_bytes = max_message_bytes
+        self.watches = Watches(self._poll, self._watched, watch_interval)
 
     async def call(self, rpc: str, request: Message, options: CallOptions) -> Message:
         """Serve a unary RPC: one REST call (retries aside), its answer as the response message."""
@@ -69,8 +77,13 @@ class Gateway:
         return self._checked(self._response(binding, data))
 
     async def stream(self, rpc: str, request: Message, options: CallOptions) -> AsyncGenerator[Message, None]:
-        """Serve a server-streaming list RPC: every item of every page, in order, a message per page (a page
-        too large for one message as several)."""
+        """Serve a server-streaming RPC. A list: every item of every page, in order, a message per page (a
+        page too large for one message as several). A watch: the resource as it changes, until it ends."""
+        if rpc in WATCHES:
+            async with aclosing(self._watch(rpc, request, options)) as changes:
+                async for change in changes:
+                    yield change
+            return
         binding = BINDINGS[rpc]
         route = binding.route
         path, params, _ = _prepare(route, request)
@@ -88,6 +101,41 @@ class Gateway:
                 async for items in pagination.fresh(pages):
                     for message in self._split(self._response(binding, items), route.result or ""):
                         yield message
+
+    async def _watch(self, rpc: str, request: Message, options: CallOptions) -> AsyncGenerator[Message, None]:
+        watch = WATCHES[rpc]
+        validate.validate(watch.poll, request)
+        parts = _path(watch.parts, request) if getattr(request, "include_steps") else None
+        credentials = tuple(options.headers.get(name) for name in CREDENTIALS)
+        target = Target(rpc, _path(watch.poll, request), parts, credentials)
+        with _addressing(watch.poll, request):
+            async with aclosing(self.watches.watch(target, options)) as changes:
+                async for change in changes:
+                    yield self._checked(change)
+
+    async def _poll(self, target: Target, options: CallOptions) -> tuple[dict[str, Any], list[Any] | None]:
+        """One look at a watched resource: it, then the list of its parts when they are wanted."""
+        watch = WATCHES[target.rpc]
+        resource = await self.upstream.request("GET", target.path, options, route=watch.poll.path)
+        if target.parts is None:
+            return resource, None
+        parts_path = target.parts
+
+        async def fetch(after: str | None) -> dict[str, Any]:
+            params = STEPS_PAGE if after is None else {**STEPS_PAGE, "after": after}
+            return await self.upstream.request(
+                "GET", parts_path, options, params=params, route=watch.parts.path
+            )
+
+        return resource, [item async for page in pagination.fresh(pagination.pages(fetch)) for item in page]
+
+    @staticmethod
+    def _watched(target: Target, kind: str, rest: dict[str, Any]) -> Message:
+        response = GetMessageClass(SERVICE.methods_by_name[target.rpc].output_type)
+        try:
+            return convert.to_message({kind: rest}, response)
+        except convert.ConversionError as exc:
+            raise UpstreamProtocolError(f"upstream object does not match the API: {exc}") from exc
 
     def _checked(self, message: Message) -> Message:
         size = message.ByteSize()

@@ -20,7 +20,7 @@ from contextlib import aclosing, contextmanager, suppress
 from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from gateway.upstream import Exchange, current_exchange
 
@@ -61,6 +61,17 @@ class Metrics:
             upstream,
             registry=self.registry,
         )
+
+    def observe_watches(self, watches: Any) -> None:
+        """Report the watches of a `watch.Watches`: watchers connected, runs polled, polls made."""
+        active = Gauge("runs_gateway_watchers", "WatchRun streams open.", registry=self.registry)
+        active.set_function(lambda: watches.watchers)
+        loops = Gauge("runs_gateway_watch_loops", "Runs polled for their watchers.", registry=self.registry)
+        loops.set_function(lambda: watches.loops)
+        polls = Gauge(
+            "runs_gateway_watch_polls_total", "Polls made for watchers, since start.", registry=self.registry
+        )
+        polls.set_function(lambda: watches.polls)
 
     def observe_upstream(self, method: str, route: str, status: str, seconds: float) -> None:
         """Count one REST call; `route` is the path template, never a concrete path (cardinality)."""

@@ -1,9 +1,9 @@
 """The REST route of every RPC of RunsService, as data.
 
 Each entry says which HTTP method and path an RPC calls, which request fields fill the path, the query and
-the JSON body, and which field of the response message holds the REST object. The machinery that applies a
-route is written once, in `core.py`; `tests/test_routes.py` checks that this table and the service
-descriptor agree both ways.
+the JSON body, and which field of the response message holds the REST object; `WATCHES` says which routes a
+watching RPC polls. The machinery that applies a route is written once, in `core.py` (and `watch.py`);
+`tests/test_routes.py` checks that these tables and the service descriptor agree both ways.
 """
 
 from __future__ import annotations
@@ -78,3 +78,17 @@ ROUTES: dict[str, Route] = {
     "ListRunStepsPage": Route("GET", _STEPS, None, query=LIST_QUERY),
 }
 """RPC name → its REST route."""
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """How a watching RPC follows a resource: the route it polls, and the list route of its parts."""
+
+    poll: Route
+    parts: Route
+
+
+WATCHES: dict[str, Watch] = {
+    "WatchRun": Watch(ROUTES["GetRun"], ROUTES["ListRunSteps"]),
+}
+"""RPC name → what it polls, for the RPCs that follow a resource rather than call one route."""

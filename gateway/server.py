@@ -59,7 +59,10 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         transport=transport,
         observe=metrics.observe_upstream,
     )
-    gateway = Gateway(upstream, max_message_bytes=settings.max_message_bytes)
+    gateway = Gateway(
+        upstream, max_message_bytes=settings.max_message_bytes, watch_interval=settings.watch_interval
+    )
+    metrics.observe_watches(gateway.watches)
     limits = [
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_receive_message_length", settings.max_message_bytes),

@@ -38,12 +38,15 @@ Observe = Callable[[str, str, str, float], None]
 @dataclass
 class Exchange:
     """What the upstream last answered within one RPC: its HTTP status, `x-request-id`, the response
-    metadata to return to the client, and how many REST attempts the RPC made (retries included)."""
+    metadata to return to the client, how many REST attempts the RPC made (retries included), and how long
+    it asked a poller to wait."""
 
     status: int | None = None
     request_id: str | None = None
     metadata: tuple[tuple[str, str], ...] = ()
     attempts: int = 0
+    poll_after: float | None = None
+    """Seconds the upstream asked a poller to wait (`openai-poll-after-ms`), when it said."""
 
 
 current_exchange: ContextVar[Exchange | None] = ContextVar("current_exchange", default=None)
@@ -186,6 +189,7 @@ class Upstream:
             exchange.status = response.status_code
             exchange.request_id = response.headers.get("x-request-id")
             exchange.metadata = metadata.returned_metadata(response.headers.multi_items())
+            exchange.poll_after = _milliseconds(response.headers.get("openai-poll-after-ms"))
         return _Answer(response, body)
 
     async def _read(self, response: httpx.Response) -> bytes:
@@ -289,3 +293,8 @@ def _redact(message: str, headers: Mapping[str, str]) -> str:
 
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _milliseconds(value: str | None) -> float | None:
+    """Seconds from a header in whole milliseconds, or None when it is absent or not a number."""
+    return int(value) / 1000 if value is not None and value.strip().isdigit() else None

@@ -277,19 +277,21 @@ def test_a_client_cancel_stops_the_stream_and_its_fetching(
     stub: pb_grpc.RunsServiceStub, admin: Admin, long_thread: tuple[str, list[str]]
 ) -> None:
     thread, ids = long_thread
-    # The second page takes 3 s: the client cancels while it is in flight (milliseconds after it was asked).
+    # The second page takes 3 s: the client cancels while it is in flight (milliseconds after it arrived).
     delay = 3.0
     admin.fault(method="GET", path=f"/v1/threads/{thread}/runs$", skip=1, times=1, delay=delay)
     call = stub.ListRuns(pb.ListRunsRequest(thread_id=thread, limit=10, order=pb.LIST_ORDER_ASC))
     first = next(call)
     assert [run.id for run in first.runs] == ids[:10]
-    call.cancel()
-    assert call.code() == Code.CANCELLED  # type: ignore[attr-defined]
-    # Page 1 and the prefetched page 2 only: no page after the cancel. Page 2 arrives (waited for); a gateway
-    # that went on fetching would ask for page 3 once page 2 answered, so wait past that too.
+    # The gateway fetches page 2 ahead: wait until the upstream has it (not a fixed time), then cancel.
     give_up = time.monotonic() + 30
     while len(admin.requests(f"/threads/{thread}/runs")) < 2 and time.monotonic() < give_up:
         time.sleep(0.02)
+    assert len(admin.requests(f"/threads/{thread}/runs")) == 2, "page 2 was not fetched ahead"
+    call.cancel()
+    assert call.code() == Code.CANCELLED  # type: ignore[attr-defined]
+    # No page after the cancel: a gateway that went on fetching would ask for page 3 once page 2 answered,
+    # less than `delay` from now, so wait past that.
     time.sleep(delay + 0.5)
     assert len(admin.requests(f"/threads/{thread}/runs")) == 2
 

@@ -6,14 +6,26 @@ import pytest
 from runs_gateway.assistants.v1 import runs_service_pb2
 
 from gateway.core import BINDINGS, SERVICE
-from gateway.routes import ROUTES
+from gateway.routes import ROUTES, WATCHES
 
 METHODS = {m.name: m for m in SERVICE.methods}
 
 
-def test_every_rpc_has_a_route_and_every_route_an_rpc() -> None:
-    assert set(ROUTES) == set(METHODS)
-    assert set(BINDINGS) == set(METHODS)
+def test_every_rpc_has_a_route_or_a_watch_and_every_route_an_rpc() -> None:
+    assert not set(ROUTES) & set(WATCHES)
+    assert set(ROUTES) | set(WATCHES) == set(METHODS)
+    assert set(BINDINGS) == set(ROUTES)
+
+
+def test_a_watch_polls_a_get_route_and_lists_its_parts() -> None:
+    watch = WATCHES["WatchRun"]
+    assert (watch.poll.method, watch.poll.path) == ("GET", "/threads/{thread_id}/runs/{run_id}")
+    assert (watch.parts.method, watch.parts.path) == ("GET", "/threads/{thread_id}/runs/{run_id}/steps")
+    request_fields = {f.name for f in METHODS["WatchRun"].input_type.fields}
+    assert request_fields == {*watch.poll.path_params, "include_steps"}
+    output = METHODS["WatchRun"].output_type
+    assert METHODS["WatchRun"].server_streaming
+    assert [f.name for f in output.oneofs_by_name["change"].fields] == ["run", "run_step"]
 
 
 @pytest.mark.parametrize("rpc", sorted(ROUTES))
@@ -58,7 +70,7 @@ def test_rest_endpoint_of_each_rpc(rpc: str, method: str, path: str) -> None:
 
 def test_list_rpcs_stream_and_page_rpcs_do_not() -> None:
     streaming = {name for name, m in METHODS.items() if m.server_streaming}
-    assert streaming == {"ListRuns", "ListRunSteps"}
+    assert streaming == {"ListRuns", "ListRunSteps", "WatchRun"}
     assert not any(m.client_streaming for m in METHODS.values())
     for message, field, item in (
         (runs_service_pb2.ListRunsResponse, "runs", "Run"),

@@ -338,12 +338,13 @@ async def test_the_client_deadline_bounds_a_slow_upstream_and_cancels_it() -> No
 
 async def test_a_client_cancel_stops_fetching_pages() -> None:
     release = asyncio.Event()
-    in_flight_cancelled = asyncio.Event()
+    in_flight, in_flight_cancelled = asyncio.Event(), asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         after = request.url.params.get("after")
         if after is None:
             return ok(rest_page([rest_run("run_0")], True))
+        in_flight.set()
         try:
             await release.wait()  # the second page never comes back on its own
         except asyncio.CancelledError:
@@ -356,6 +357,7 @@ async def test_a_client_cancel_stops_fetching_pages() -> None:
         call = stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1", limit=1))
         first = await call.read()
         assert [run.id for run in first.runs] == ["run_0"]
+        await asyncio.wait_for(in_flight.wait(), 30)  # page 2 is fetched ahead: cancel while it is in flight
         call.cancel()
         await asyncio.wait_for(in_flight_cancelled.wait(), 30)
         await asyncio.sleep(0.2)  # room for a wrong third request: a slow machine only gives it less

@@ -234,3 +234,21 @@ class ListRunStepsPageResponse(_message.Message):
     last_id: str
     has_more: bool
     def __init__(self, data: _Optional[_Iterable[_Union[_resources_pb2.RunStep, _Mapping]]] = ..., first_id: _Optional[str] = ..., last_id: _Optional[str] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class WatchRunRequest(_message.Message):
+    __slots__ = ("thread_id", "run_id", "include_steps")
+    THREAD_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    thread_id: str
+    run_id: str
+    include_steps: bool
+    def __init__(self, thread_id: _Optional[str] = ..., run_id: _Optional[str] = ..., include_steps: _Optional[bool] = ...) -> None: ...
+
+class WatchRunResponse(_message.Message):
+    __slots__ = ("run", "run_step")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    RUN_STEP_FIELD_NUMBER: _ClassVar[int]
+    run: _resources_pb2.Run
+    run_step: _resources_pb2.RunStep
+    def __init__(self, run: _Optional[_Union[_resources_pb2.Run, _Mapping]] = ..., run_step: _Optional[_Union[_resources_pb2.RunStep, _Mapping]] = ...) -> None: ...

@@ -85,6 +85,11 @@ class RunsServiceStub:
                 request_serializer=runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.ListRunStepsPageRequest.SerializeToString,
                 response_deserializer=runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.ListRunStepsPageResponse.FromString,
                 _registered_method=True)
+        self.WatchRun = channel.unary_stream(
+                '/runs_gateway.assistants.v1.RunsService/WatchRun',
+                request_serializer=runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.WatchRunRequest.SerializeToString,
+                response_deserializer=runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.WatchRunResponse.FromString,
+                _registered_method=True)
 
 
 class RunsServiceServicer:
@@ -164,6 +169,16 @@ class RunsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchRun(self, request, context):
+        """Follows a run to its end over one stream: the run as it is now, then the run again each time it changes
+        (and, with include_steps, each step when it appears and each time it changes), until a message shows a
+        terminal status; then the stream ends OK. It polls GET /threads/{thread_id}/runs/{run_id} (and its
+        steps), once per run however many clients watch it with the same credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +231,11 @@ def add_RunsServiceServicer_to_server(servicer, server):
                     servicer.ListRunStepsPage,
                     request_deserializer=runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.ListRunStepsPageRequest.FromString,
                     response_serializer=runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.ListRunStepsPageResponse.SerializeToString,
+            ),
+            'WatchRun': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRun,
+                    request_deserializer=runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.WatchRunRequest.FromString,
+                    response_serializer=runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.WatchRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,6 +509,33 @@ class RunsService:
             '/runs_gateway.assistants.v1.RunsService/ListRunStepsPage',
             runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.ListRunStepsPageRequest.SerializeToString,
             runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.ListRunStepsPageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/runs_gateway.assistants.v1.RunsService/WatchRun',
+            runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.WatchRunRequest.SerializeToString,
+            runs__gateway_dot_assistants_dot_v1_dot_runs__service__pb2.WatchRunResponse.FromString,
             options,
             channel_credentials,
             insecure,
