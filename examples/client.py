@@ -1,23 +1,19 @@
 """A Python client of the gateway: drive a run to its end, answering the tool calls it requires.
 
-This is what an application does with RunsService, in plain synchronous grpcio: create a run, poll it,
-submit tool outputs when it requires action, and read the result. `examples/demo.py` runs it against the
-emulator; `tests/test_client.py` tests it with grpcio-testing, playing the server's side.
+This is what an application does with RunsService, in plain synchronous grpcio: create a run, follow it
+with WatchRun (one stream, which brings each change of the run as the gateway sees it, until the run
+ends), submit tool outputs on another call when a message shows the run requires action, and keep reading
+the same stream until it ends. `examples/demo.py` runs it against the emulator; `tests/test_client.py`
+tests it with grpcio-testing, playing the server's side.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
-
-TERMINAL = frozenset(
-    {res.RUN_STATUS_COMPLETED, res.RUN_STATUS_FAILED, res.RUN_STATUS_CANCELLED, res.RUN_STATUS_EXPIRED}
-)
-"""Statuses after which a run never changes again."""
 
 Answer = Callable[[res.FunctionCall], str]
 """Computes the output of one function call the run asks for."""
@@ -29,28 +25,53 @@ def drive_run(
     assistant_id: str,
     answer: Answer,
     *,
-    poll_interval: float = 0.1,
-    timeout: float = 30.0,
+    timeout: float = 60.0,
     on_status: Callable[[res.Run], None] = lambda run: None,
+    on_step: Callable[[res.RunStep], None] | None = None,
 ) -> res.Run:
-    """Create a run and poll it to a terminal status, submitting tool outputs whenever it requires action."""
+    """Create a run and follow it to its end, submitting tool outputs whenever it requires action.
+
+    `on_status` sees the created run, then the run each time its status changes; `on_step`, when given, each
+    step of the run as it appears and each time it changes (every step ends in its final state before the
+    last run). `timeout` bounds the whole watch. Returns the run as it ended; raises grpc.RpcError when a
+    call fails (the watch's status, e.g. DEADLINE_EXCEEDED, after the changes already seen).
+    """
     request = pb.CreateRunRequest(thread_id=thread_id, assistant_id=assistant_id)
     created: pb.CreateRunResponse = stub.CreateRun(request, timeout=10)
-    run = created.run
-    on_status(run)
-    deadline = time.monotonic() + timeout
-    while run.status not in TERMINAL:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"run {run.id} still {res.RunStatus.Name(run.status)} after {timeout}s")
-        if run.status == res.RUN_STATUS_REQUIRES_ACTION:
-            run = submit_outputs(stub, run, answer)
-        else:
-            time.sleep(poll_interval)
-            got: pb.GetRunResponse = stub.GetRun(
-                pb.GetRunRequest(thread_id=thread_id, run_id=run.id), timeout=10
-            )
-            run = got.run
-        on_status(run)
+    on_status(created.run)
+    return follow_run(stub, created.run, answer, timeout=timeout, on_status=on_status, on_step=on_step)
+
+
+def follow_run(
+    stub: pb_grpc.RunsServiceStub,
+    run: res.Run,
+    answer: Answer,
+    *,
+    timeout: float = 60.0,
+    on_status: Callable[[res.Run], None] = lambda run: None,
+    on_step: Callable[[res.RunStep], None] | None = None,
+) -> res.Run:
+    """Watch `run` until it ends (see `drive_run`); `run` is its latest state known, whose status
+    `on_status` has seen already."""
+    request = pb.WatchRunRequest(thread_id=run.thread_id, run_id=run.id, include_steps=on_step is not None)
+    answered: set[str] = set()  # the tool calls already answered, never answered twice
+    changes = stub.WatchRun(request, timeout=timeout)
+    try:
+        for change in changes:
+            if change.WhichOneof("change") == "run_step":
+                if on_step is not None:
+                    on_step(change.run_step)
+                continue
+            if change.run.status != run.status:
+                on_status(change.run)
+            run = change.run
+            if run.status == res.RUN_STATUS_REQUIRES_ACTION:
+                calls = {call.id for call in run.required_action.submit_tool_outputs.tool_calls}
+                if not calls <= answered:
+                    submit_outputs(stub, run, answer)  # on a call of its own: the stream goes on
+                    answered |= calls
+    finally:
+        changes.cancel()  # a no-op once the stream has ended; else (an error here) it stops the watch
     return run
 
 

@@ -2,9 +2,9 @@
 
 Run it with `make demo`. It starts the REST emulator (the upstream), starts `runs-gateway` in front of it,
 creates an assistant with a function tool and a thread over REST (the gateway fronts runs only), then, over
-gRPC only: creates a run, drives it through `requires_action` by submitting tool outputs, tags it with
-metadata, streams the thread's runs and the run's steps, and reads one step. Exits 0 only if all of it
-worked.
+gRPC only: creates a run and follows it with WatchRun, printing each change of its status and of its steps
+as it arrives, submitting the tool outputs when the run requires action; tags it with metadata, streams the
+thread's runs and the run's steps, and reads one step. Exits 0 only if all of it worked.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 from examples.client import all_steps, drive_run
 
 API_KEY = "sk-demo-0123456789abcdef"
+WATCH_INTERVAL = 0.1
+"""Seconds between the gateway's polls of a watched run (its default is 1 s, the SDKs' own): the emulator's
+runs move every 0.05 s, and a demo should not wait."""
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -107,6 +110,8 @@ def start_gateway(stack: ExitStack, base_url: str) -> str:
             base_url,
             "--log-level",
             "WARNING",
+            "--watch-interval",
+            str(WATCH_INTERVAL),
             env={"OPENAI_API_KEY": API_KEY},
         )
     )
@@ -136,7 +141,12 @@ def answer(call: res.FunctionCall) -> str:
 
 
 def show(run: res.Run) -> None:
-    print(f"  run {run.id}  {res.RunStatus.Name(run.status)}")
+    print(f"  run  {run.id}  {res.RunStatus.Name(run.status)}")
+
+
+def show_step(step: res.RunStep) -> None:
+    kind, status = res.RunStepType.Name(step.type), res.RunStepStatus.Name(step.status)
+    print(f"  step {step.id}  {kind}  {status}")
 
 
 def main() -> None:
@@ -146,13 +156,13 @@ def main() -> None:
         print(f"emulator   {base_url}")
         print("starting runs-gateway in front of it ...", flush=True)
         target = start_gateway(stack, base_url)
-        print(f"gateway    {target} (gRPC) -> {base_url}")
+        print(f"gateway    {target} (gRPC) -> {base_url}, polling watched runs every {WATCH_INTERVAL} s")
         assistant_id, thread_id = create_assistant_and_thread(base_url)
         print(f"assistant  {assistant_id}\nthread     {thread_id}\n")
         with grpc.insecure_channel(target) as channel:
             stub = pb_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
-            print("CreateRun, then GetRun / SubmitToolOutputs until the run ends:")
-            run = drive_run(stub, thread_id, assistant_id, answer, poll_interval=0.05, on_status=show)
+            print("CreateRun, then WatchRun until the run ends (SubmitToolOutputs when it requires action):")
+            run = drive_run(stub, thread_id, assistant_id, answer, on_status=show, on_step=show_step)
             if run.status != res.RUN_STATUS_COMPLETED:
                 raise SystemExit(f"the run ended {res.RunStatus.Name(run.status)}")
             tagged = stub.ModifyRun(
@@ -160,7 +170,7 @@ def main() -> None:
             )
             print(f"\nModifyRun  metadata={dict(tagged.run.metadata)}")
             for _ in range(2):  # two more runs, so the list has something to page through
-                drive_run(stub, thread_id, assistant_id, answer, poll_interval=0.05)
+                drive_run(stub, thread_id, assistant_id, answer)
             print("\nListRuns (streamed a message per page, page size 2, oldest first):")
             request = pb.ListRunsRequest(thread_id=thread_id, limit=2, order=pb.LIST_ORDER_ASC)
             for number, page in enumerate(stub.ListRuns(request, timeout=60), 1):

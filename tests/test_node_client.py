@@ -1,18 +1,22 @@
 """The Node.js client (examples/node/client.js) against a real gateway and emulator on loopback sockets.
 
 A client in another language, loading the project's protos at run time with @grpc/proto-loader: it must
-drive a run through requires_action to completed and stream the thread's runs, each exactly once. The
-gateway has no key of its own here, so every call also proves that the client's `authorization` metadata
-reaches the upstream. Skipped where `node` or the client's node_modules (`make setup`) is missing.
+drive a run through requires_action to completed over one WatchRun stream (submitting the tool outputs on a
+call of its own while the stream stays open; no GetRun polling) and stream the thread's runs, each exactly
+once. The gateway has no key of its own here, so every call also proves that the client's `authorization`
+metadata reaches the upstream. Skipped where `node` or the client's node_modules (`make setup`) is missing.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +58,39 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorServer]:
-    # A small step, so the client really polls a run that moves on its own.
+    # A small step, so the client really watches a run that moves on its own.
     with EmulatorServer(EmulatorConfig(step_seconds=0.01, api_keys=frozenset({KEY}))) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def gateway(emulator: EmulatorServer) -> Iterator[str]:
-    settings = Settings(listen="127.0.0.1:0", base_url=emulator.base_url, api_key=None, timeout=10)
+def metrics() -> str:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture(scope="module")
+def gateway(emulator: EmulatorServer, metrics: str) -> Iterator[str]:
+    settings = Settings(
+        listen="127.0.0.1:0",
+        base_url=emulator.base_url,
+        api_key=None,
+        timeout=10,
+        watch_interval=0.02,  # the run's states as they come, and no second's wait for its end
+        metrics_listen=metrics,
+    )
     with GatewayThread(settings) as target:
         yield target
+
+
+def started(metrics: str, method: str) -> float:
+    """How many calls of `method` the gateway has started (its grpc_server_started_total)."""
+    labels = f'grpc_method="{method}",grpc_service="runs_gateway.assistants.v1.RunsService"'
+    for line in httpx.get(f"http://{metrics}/metrics", timeout=10).text.splitlines():
+        if line.startswith(f"grpc_server_started_total{{{labels},"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +129,29 @@ def assert_went_through_requires_action(statuses: list[str]) -> None:
     assert statuses.count("RUN_STATUS_REQUIRES_ACTION") == 1
     # The outputs were submitted while it required action, and it completed only after that.
     assert statuses.index("RUN_STATUS_REQUIRES_ACTION") < len(statuses) - 1
+    # Each change of status once, in the order the run went through them (the stream never goes back).
+    assert all(a != b for a, b in itertools.pairwise(statuses)), statuses
+    lifecycle = ["QUEUED", "IN_PROGRESS", "REQUIRES_ACTION", "QUEUED", "IN_PROGRESS", "COMPLETED"]
+    position = -1
+    for status in statuses:
+        later = [i for i, name in enumerate(lifecycle) if f"RUN_STATUS_{name}" == status and i > position]
+        assert later, f"out of the lifecycle's order: {statuses}"
+        position = later[0]
+
+
+def test_follows_the_run_over_one_watch_and_prints_each_status_as_it_arrives(
+    gateway: str, emulator: EmulatorServer, metrics: str
+) -> None:
+    before = {method: started(metrics, method) for method in ("WatchRun", "GetRun", "SubmitToolOutputs")}
+
+    result = run_node(gateway, emulator)
+
+    summary = summary_of(result)
+    calls = {method: started(metrics, method) - count for method, count in before.items()}
+    assert calls == {"WatchRun": 1, "GetRun": 0, "SubmitToolOutputs": 1}
+    # A line on stderr for each status, as it arrived; stdout stays the one JSON line.
+    run_id = summary["run_id"]
+    assert result.stderr.splitlines() == [f"run {run_id} {status}" for status in summary["statuses"]]
 
 
 def test_creates_a_thread_and_drives_a_run_through_requires_action(

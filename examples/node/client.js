@@ -2,9 +2,11 @@
 // A Node.js client of runs-gateway: drives one run through requires_action over gRPC and lists the thread.
 //
 // It loads the project's own protos/ at run time with @grpc/proto-loader (no generated code), then:
-// CreateRun, GetRun until REQUIRES_ACTION, SubmitToolOutputs for every required tool call, GetRun until the
-// run ends, and ListRuns (server-streaming, every page). It prints one JSON summary line on stdout and exits
-// 0 only if the run completed; any gRPC or HTTP error is printed on stderr and exits 1.
+// CreateRun; WatchRun, one server stream that brings each change of the run until it ends, with
+// SubmitToolOutputs for every required tool call (on a call of its own) when a message shows
+// REQUIRES_ACTION, reading on the same stream until it ends; and ListRuns (server-streaming, every page).
+// Each change of the run's status is printed on stderr as it arrives; one JSON summary line goes to stdout.
+// It exits 0 only if the run completed; any gRPC or HTTP error is printed on stderr and exits 1.
 //
 //   node client.js [GATEWAY_ADDR]
 //
@@ -24,15 +26,8 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
 const PROTOS = path.resolve(__dirname, '..', '..', 'protos');
-const TERMINAL = new Set([
-  'RUN_STATUS_COMPLETED',
-  'RUN_STATUS_FAILED',
-  'RUN_STATUS_CANCELLED',
-  'RUN_STATUS_EXPIRED',
-]);
 const UNARY_DEADLINE_MS = 10_000;
-const POLL_INTERVAL_MS = 50;
-const POLL_TIMEOUT_MS = 30_000;
+const WATCH_DEADLINE_MS = 60_000;
 
 const WEATHER_TOOL = {
   type: 'function',
@@ -113,18 +108,38 @@ function answer(toolCall) {
   return JSON.stringify({ city: args.city ?? null, forecast: 'sunny', celsius: 21 });
 }
 
-// GetRun every POLL_INTERVAL_MS until `done(run)`; records every status seen.
-async function pollUntil(client, run, metadata, statuses, done) {
-  const giveUp = Date.now() + POLL_TIMEOUT_MS;
-  while (!done(run)) {
-    if (Date.now() > giveUp) {
-      throw new Error(`run ${run.id} still ${run.status} after ${POLL_TIMEOUT_MS} ms`);
+// Follows the run over one WatchRun stream until it ends (the gateway polls the run for every watcher, and
+// the stream ends OK after the run's final state, or with the status of what stopped it). Records each change
+// of status; `onRequiresAction(run)` is awaited for each new set of tool calls the run requires, while the
+// stream stays open. Returns the run as it ended.
+async function watchRun(client, run, metadata, statuses, onRequiresAction) {
+  const request = { thread_id: run.thread_id, run_id: run.id };
+  const stream = client.WatchRun(request, metadata, deadline(WATCH_DEADLINE_MS));
+  const answered = new Set();
+  try {
+    for await (const message of stream) {
+      if (message.change !== 'run') {
+        continue; // a step (with include_steps): not asked for here
+      }
+      ({ run } = message);
+      if (run.status !== statuses.at(-1)) {
+        statuses.push(run.status);
+        process.stderr.write(`run ${run.id} ${run.status}\n`);
+      }
+      const toolCalls = run.status === 'RUN_STATUS_REQUIRES_ACTION' ? requiredCalls(run) : [];
+      if (toolCalls.some((toolCall) => !answered.has(toolCall.id))) {
+        toolCalls.forEach((toolCall) => answered.add(toolCall.id));
+        await onRequiresAction(run);
+      }
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-    ({ run } = await call(client, 'GetRun', { thread_id: run.thread_id, run_id: run.id }, metadata));
-    statuses.push(run.status);
+  } finally {
+    stream.cancel(); // nothing once the stream has ended; otherwise (an error above) it stops the watch
   }
   return run;
+}
+
+function requiredCalls(run) {
+  return run.required_action.submit_tool_outputs.tool_calls;
 }
 
 async function main(argv, env) {
@@ -140,21 +155,21 @@ async function main(argv, env) {
     const createRequest = { thread_id: threadId, assistant_id: assistantId };
     let { run } = await call(client, 'CreateRun', createRequest, metadata);
     const statuses = [run.status];
-    const isTerminal = (r) => TERMINAL.has(r.status);
-    const requiresActionOrEnded = (r) => r.status === 'RUN_STATUS_REQUIRES_ACTION' || isTerminal(r);
-    run = await pollUntil(client, run, metadata, statuses, requiresActionOrEnded);
-    if (run.status !== 'RUN_STATUS_REQUIRES_ACTION') {
+    process.stderr.write(`run ${run.id} ${run.status}\n`);
+    const toolCalls = [];
+    run = await watchRun(client, run, metadata, statuses, async (waiting) => {
+      const required = requiredCalls(waiting);
+      const tool_outputs = required.map((toolCall) => ({
+        tool_call_id: toolCall.id,
+        output: answer(toolCall),
+      }));
+      const submitRequest = { thread_id: threadId, run_id: waiting.id, tool_outputs };
+      await call(client, 'SubmitToolOutputs', submitRequest, metadata);
+      toolCalls.push(...required);
+    });
+    if (toolCalls.length === 0) {
       throw new Error(`run ${run.id} ended ${run.status} without requiring action`);
     }
-    const toolCalls = run.required_action.submit_tool_outputs.tool_calls;
-    const tool_outputs = toolCalls.map((toolCall) => ({
-      tool_call_id: toolCall.id,
-      output: answer(toolCall),
-    }));
-    const submitRequest = { thread_id: threadId, run_id: run.id, tool_outputs };
-    ({ run } = await call(client, 'SubmitToolOutputs', submitRequest, metadata));
-    statuses.push(run.status);
-    run = await pollUntil(client, run, metadata, statuses, isTerminal);
     const listed = await listRuns(
       client,
       { thread_id: threadId, limit: Number(env.LIST_PAGE_SIZE || 0), order: 'LIST_ORDER_ASC' },
