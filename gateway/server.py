@@ -130,6 +130,7 @@ async def serve(
     finally:
         log.info("stopping", extra={"fields": {"grace_seconds": settings.grace}})
         await built.health.enter_graceful_shutdown()
+        built.gateway.watches.close()  # a watch may never end by itself: end it now, not when grace runs out
         await built.server.stop(settings.grace)
         await built.gateway.upstream.aclose()
         if stop_metrics is not None:

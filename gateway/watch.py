@@ -14,7 +14,8 @@ one, and ends after the poll that shows a terminal status (`completed`, `failed`
 `expired`, `incomplete`) or a status this version does not know, which it cannot tell will ever change:
 the watchers then end with `RunStatusUnknown` after the run that shows it, rather than poll forever. Polls
 are reads, retried as `retry.py` allows; an error that outlives the retries ends the loop, and each watcher
-ends with it after the messages it has sent (a run that does not exist: at once).
+ends with it after the messages it has sent (a run that does not exist: at once). When the gateway stops,
+every watch ends at once with `ShuttingDown` (UNAVAILABLE), so its client can watch again elsewhere.
 """
 
 from __future__ import annotations
@@ -39,8 +40,17 @@ CREDENTIALS = ("authorization", "openai-organization", "openai-project")
 """The request headers that say whose run it is: watchers share a loop only when these are the same."""
 MAX_POLL_AFTER = 60.0
 """An `openai-poll-after-ms` above this (in seconds) is not believed: the interval applies instead."""
+MIN_POLL = 0.01
+"""The shortest wait between two polls, whatever the upstream asks (`openai-poll-after-ms: 0`)."""
 
 JSON = dict[str, Any]
+
+
+class ShuttingDown(GatewayError):
+    """The gateway is stopping: a watch ends at once rather than when the grace period runs out."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "SHUTTING_DOWN"
 
 
 class RunStatusUnknown(GatewayError):
@@ -107,6 +117,7 @@ class Watches:
         self._convert = convert
         self.interval = interval
         self._loops: dict[Target, _Loop] = {}
+        self._closed = False
         self.polls = 0
 
     @property
@@ -146,7 +157,18 @@ class Watches:
         finally:
             self._leave(target, loop)
 
+    def close(self) -> None:
+        """End every watch now with `ShuttingDown` (after what each has sent) and refuse new ones."""
+        self._closed = True
+        for loop in self._loops.values():
+            if loop.task is not None:
+                loop.task.cancel()
+            loop.error, loop.finished = ShuttingDown("the gateway is shutting down: watch again"), True
+            loop.notify()
+
     def _join(self, target: Target, options: CallOptions) -> _Loop:
+        if self._closed:
+            raise ShuttingDown("the gateway is shutting down: watch again")
         loop = self._loops.get(target)
         if loop is None or loop.finished:  # a finished loop's end is no news: a new watcher polls afresh
             loop = self._loops[target] = _Loop()
@@ -239,4 +261,4 @@ def _loop_time(deadline: float) -> float:
 
 def _delay(exchange: Exchange, interval: float) -> float:
     after = exchange.poll_after
-    return after if after is not None and 0 <= after <= MAX_POLL_AFTER else interval
+    return max(after, MIN_POLL) if after is not None and after <= MAX_POLL_AFTER else interval

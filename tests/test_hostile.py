@@ -451,6 +451,9 @@ UNARY_CASES: dict[str, Case] = {
         2,
     ),
     # No HTTP answer: reads are retried (one 0.5 s backoff), then UNAVAILABLE.
+    # No retry hidden below the gateway (aiohttp re-sends a GET once after a reset, unasked): one attempt.
+    "get reset, no retries": Case(always(reset), Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", 1, max_retries=0),
+    "get closed, no retries": Case(always(close), Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", 1, max_retries=0),
     "get reset after the request": Case(always(reset), Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", 2),
     "get closed without an answer": Case(always(close), Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", 2),
     "get content-length larger than the body": Case(
@@ -617,6 +620,20 @@ def test_an_endless_body_is_cut_off_at_the_size_cap(upstream: HostileUpstream) -
         assert upstream.released == 1
         assert 64 * MiB <= upstream.sent < 96 * MiB
         assert len(upstream.attempts("GET", RUN_PATH)) == 1
+        assert_still_serving(stub)
+
+
+def test_a_reset_on_a_reused_connection_is_one_attempt(upstream: HostileUpstream) -> None:
+    # The kept-alive connection of the first GET is reset under the second: exactly one request reaches
+    # the upstream for it, as the Retries section counts (RFC 9112 lets a client re-send; this one must not).
+    upstream.play(lambda request, n: OK_RUN if n == 1 else reset)
+    with gateway(upstream.base_url, max_retries=0) as stub:
+        assert call_unary(stub, "GetRun", PATIENT)[1] is None
+        _, error = call_unary(stub, "GetRun", PATIENT)
+        assert error is not None
+        assert error.code() == Code.UNAVAILABLE
+        assert details(error)[0] == "UPSTREAM_UNAVAILABLE"
+        assert len(upstream.attempts("GET", RUN_PATH)) == 2
         assert_still_serving(stub)
 
 
