@@ -18,7 +18,7 @@ help:
 	@echo "make bench     the benchmarks, full (several minutes; writes bench/latency_vs_concurrency.png)"
 	@echo "make bench-quick  the same benchmarks, smaller (about a minute)"
 
-setup: $(VENV)/.installed node_modules/.installed examples/node/node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed examples/node/node_modules/.installed bench/node/node_modules/.installed
 
 # The demo needs the runtime and the emulator only (grpcio, protobuf, httpx, starlette, uvicorn): no dev tools.
 $(VENV)/.runtime-installed: pyproject.toml
@@ -99,4 +99,4 @@ bench-quick: $(VENV)/.bench-installed bench/node/node_modules/.installed
 	$(BIN)/python -m bench --quick
 
 clean:
-	rm -rf $(VENV) node_modules examples/node/node_modules .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) node_modules examples/node/node_modules bench/node/node_modules .mypy_cache .ruff_cache .pytest_cache *.egg-info

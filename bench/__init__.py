@@ -1,10 +1,15 @@
-"""Benchmarks of runs-gateway (issue 4): the emulator and the gateway as separate processes on loopback,
-measured side by side with a direct httpx client and the openai SDK. `make bench` / `make bench-quick`.
+"""Benchmarks of runs-gateway (issues 4 and 10): the emulator and the gateway as separate processes on
+loopback, measured side by side with a direct httpx client and the openai SDKs, in Python and in Node.
+`make bench` / `make bench-quick`.
 
-- `harness`: the processes (start, readiness, stop), seeding the emulator, what /proc says of a process.
+- `harness`: the processes (start, readiness, stop), driving the emulator (seeding, its added latency),
+  what /proc says of a process.
 - `measure`: timing a block (wall and CPU of every process), RSS sampling, the clients' turns.
-- `unary`, `streaming`, `memory`, `startup`: the four scenarios, each a function of its `sizes.Sizes`
-  returning plain data.
+- `listing`: the list every client must read, and the check of what each pass read.
+- `readers`: the Python clients that read a whole list; `nodeclient`: the Node ones (bench/node/list.js,
+  a Node project of its own, run as one worker process).
+- `unary`, `streaming`, `slow_upstream`, `memory`, `startup`: the scenarios, each a function of its
+  `sizes.Sizes` returning plain data; `floor`: gRPC's own floor for a stream.
 - `suite`: runs them all in one go (the CLI and the smoke test share it).
 - `stats`, `report`, `plot`: medians, spreads and ratios; the printed report and README table; the PNG.
 - `profiling`: where the gateway's time goes, under pyinstrument (`python -m bench.profiling`).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +32,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     mode, sizes = ("quick", QUICK) if args.quick else ("full", FULL)
 
-    results = suite.run_all(sizes, mode, log=lambda line: print(f"... {line}", file=sys.stderr, flush=True))
+    started = time.monotonic()
+
+    def log(line: str) -> None:
+        print(f"... {time.monotonic() - started:4.0f} s  {line}", file=sys.stderr, flush=True)
+
+    results = suite.run_all(sizes, mode, log=log)
+    log("done")
     print(report.text(results))
     stamp = results.meta.date.replace(":", "").replace("-", "")
     out = args.json or RESULTS / f"{stamp}-{mode}.json"

@@ -1,12 +1,13 @@
-"""gRPC's own floor for a stream: a bare grpc.aio server that streams one prebuilt message, over and over.
+"""gRPC's own floor for a stream: a bare grpc.aio server that streams prebuilt page messages, over and over.
 
-It does nothing the gateway does (no REST call, no JSON, no conversion, no interceptor, no logs), so the rate
-a client reads it at is the most a Python gRPC server can stream one message per run on this machine, and
-the CPU it spends is gRPC's own cost per message. It runs on the gateway's event loop
-(`gateway.server.run_event_loop`: uvloop when installed).
+It does nothing the gateway does (no REST call, no JSON, no conversion, no interceptor, no logs): it streams
+`N` runs as the gateway does, one message per page of `--page` runs, each run a copy of one REST run. The
+rate a client reads it at is the most a Python gRPC server can stream those messages on this machine, and
+the CPU it spends is gRPC's own cost. It runs on the gateway's event loop (`gateway.server.run_event_loop`:
+uvloop when installed).
 
-`python -m bench.floor --count N --run JSON` serves ListRuns (every request: `N` copies of the run) on a free
-loopback port and prints "bench-floor listening on 127.0.0.1:PORT".
+`python -m bench.floor --count N --page P --run JSON` serves ListRuns (every request: `N` copies of the run,
+`P` a message) on a free loopback port and prints "bench-floor listening on 127.0.0.1:PORT".
 """
 
 from __future__ import annotations
@@ -28,22 +29,31 @@ from gateway.server import run_event_loop
 
 
 class Floor(pb_grpc.RunsServiceServicer):
-    """ListRuns answers `count` copies of `message`, whatever the request."""
+    """ListRuns answers the same prebuilt messages, whatever the request."""
 
-    def __init__(self, message: pb.ListRunsResponse, count: int) -> None:
-        self._message, self._count = message, count
+    def __init__(self, messages: Sequence[pb.ListRunsResponse]) -> None:
+        self._messages = messages
 
     async def ListRuns(
         self, request: pb.ListRunsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ListRunsResponse]:
-        for _ in range(self._count):
-            yield self._message
+        for message in self._messages:
+            yield message
 
 
-async def serve(message: pb.ListRunsResponse, count: int) -> None:
+def pages(run: dict[str, Any], count: int, page: int) -> list[pb.ListRunsResponse]:
+    """`count` copies of the REST run `run` converted as the gateway converts them, `page` a message."""
+    full = to_message({"runs": [run] * page}, pb.ListRunsResponse)
+    messages = [full] * (count // page)
+    if count % page:
+        messages.append(to_message({"runs": [run] * (count % page)}, pb.ListRunsResponse))
+    return messages
+
+
+async def serve(messages: Sequence[pb.ListRunsResponse]) -> None:
     """Serve until terminated."""
     server = grpc.aio.server()
-    pb_grpc.add_RunsServiceServicer_to_server(Floor(message, count), server)  # type: ignore[no-untyped-call]
+    pb_grpc.add_RunsServiceServicer_to_server(Floor(messages), server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     print(f"bench-floor listening on 127.0.0.1:{port}", flush=True)
@@ -51,9 +61,10 @@ async def serve(message: pb.ListRunsResponse, count: int) -> None:
 
 
 @contextmanager
-def floor(run: dict[str, Any], count: int) -> Iterator[Server]:
-    """A floor server streaming `count` copies of the REST run `run`, for the duration of the block."""
-    argv = (sys.executable, "-m", "bench.floor", "--count", str(count), "--run", json.dumps(run))
+def floor(run: dict[str, Any], count: int, page: int) -> Iterator[Server]:
+    """A floor server streaming `count` copies of the REST run `run`, `page` a message, for the block."""
+    argv = [sys.executable, "-m", "bench.floor", "--count", str(count), "--page", str(page)]
+    argv += ["--run", json.dumps(run)]
     running = launch(argv)
     try:
         yield running
@@ -64,11 +75,11 @@ def floor(run: dict[str, Any], count: int) -> Iterator[Server]:
 def main(argv: Sequence[str] | None = None) -> None:
     """The `python -m bench.floor` command."""
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, required=True, help="messages per ListRuns")
+    parser.add_argument("--count", type=int, required=True, help="runs per ListRuns")
+    parser.add_argument("--page", type=int, default=100, help="runs per message (default 100)")
     parser.add_argument("--run", required=True, help="the run to stream, as REST JSON")
     args = parser.parse_args(argv)
-    message = to_message({"run": json.loads(args.run)}, pb.ListRunsResponse)
-    run_event_loop(serve(message, args.count))
+    run_event_loop(serve(pages(json.loads(args.run), args.count, args.page)))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 Both are started the way a user starts them (`python -m emulator`, `python -m gateway`), so what is measured
 includes their real servers and sockets and nothing of the benchmark's own process. The gateway runs with
 its defaults (access log at INFO included, written to a scratch file) except for its address and upstream.
-This module also seeds the emulator through its admin API and reads from /proc what a process uses: its
-resident memory and its CPU time.
+This module also drives the emulator through its admin API (seeding runs, the latency it adds to every
+request), lists a thread's run ids as the reference every client's reading is checked against, and reads
+from /proc what a process uses: its resident memory and its CPU time.
 """
 
 from __future__ import annotations
@@ -99,6 +100,28 @@ class Emulator:
     def forget_requests(self) -> None:
         """Empty the emulator's log of the requests it received (it keeps every one)."""
         httpx.delete(f"{self.admin_url}/requests", trust_env=False).raise_for_status()
+
+    def run_ids(self, thread_id: str) -> list[str]:
+        """The ids of every run of a thread, oldest first: what a client reading the list must get."""
+        ids: list[str] = []
+        params: dict[str, str | int] = {"limit": 100, "order": "asc"}
+        with httpx.Client(base_url=self.base_url, headers=REST_HEADERS, timeout=60, trust_env=False) as rest:
+            while True:
+                page = rest.get(f"/threads/{thread_id}/runs", params=params).raise_for_status().json()
+                ids += [run["id"] for run in page["data"]]
+                if not page["has_more"]:
+                    return ids
+                params = {**params, "after": page["last_id"]}
+
+    @contextmanager
+    def latency(self, seconds: float) -> Iterator[None]:
+        """Every API request answered `seconds` later for the duration of the block (the admin API)."""
+        url = f"{self.admin_url}/latency"
+        httpx.post(url, json={"seconds": seconds}, trust_env=False).raise_for_status()
+        try:
+            yield
+        finally:
+            httpx.post(url, json={"seconds": 0}, trust_env=False).raise_for_status()
 
 
 @contextmanager

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from bench.harness import Emulator, Seeded, Server
 from bench.measure import Meter, RssSampler
+from bench.readers import gateway_stream
 from bench.sizes import Sizes
-from bench.streaming import gateway_stream
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,15 @@ async def _once(gateway: Server, seeded: Seeded, sizes: Sizes, meter: Meter) -> 
         streamed = await gateway_stream(
             gateway.target, seeded.thread_id, sizes.page_size, meter, sampler.progress
         )
+    items = len(streamed.ids)
+    if items != seeded.count:
+        raise RuntimeError(f"the memory scenario's client read {items} runs, not {seeded.count}")
     rss = [kib for _, kib, _ in sampler.samples]
-    half = streamed.items / 2
+    half = items / 2
     first = [kib for _, kib, done in sampler.samples if done <= half]
     second = [kib for _, kib, done in sampler.samples if done > half] or rss[-1:]
     return MemorySample(
-        streamed.items,
+        items,
         streamed.usage.wall,
         rss[0],
         max(rss),

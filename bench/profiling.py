@@ -30,7 +30,7 @@ from pyinstrument.session import Session
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
-from bench import harness, streaming, unary
+from bench import harness, readers, unary
 from bench.measure import Meter
 
 
@@ -57,7 +57,7 @@ def profile_stream(emulator: harness.Emulator, out: Path, runs: int, page_size: 
     """Profile a gateway that streams a list of `runs` runs into `out`."""
     seeded = emulator.seed(runs)
     with harness.gateway(emulator.base_url, wrapper=_wrapper(out)) as gateway:
-        asyncio.run(streaming.gateway_stream(gateway.target, seeded.thread_id, page_size, Meter({})))
+        asyncio.run(readers.gateway_stream(gateway.target, seeded.thread_id, page_size, Meter({})))
     return out
 
 

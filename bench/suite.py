@@ -2,7 +2,9 @@
 
 `run_all` is what `python -m bench` runs and what the smoke test runs on tiny sizes, so the two cannot drift
 apart. Start-up goes first, while nothing else is busy; the other scenarios share one gateway process, as a
-sidecar would serve them, and each compares its clients side by side, repetition after repetition.
+sidecar would serve them, and each compares its clients side by side, repetition after repetition. The
+Node clients (bench/node) run in one Node worker for the whole run, when Node and the project's packages
+are installed; the slow-upstream scenario turns the emulator's latency on for its own duration only.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import harness, memory, startup, streaming, unary
+from bench import harness, memory, nodeclient, slow_upstream, startup, streaming, unary, watch
 from bench.memory import MemoryResult
 from bench.sizes import Sizes
+from bench.slow_upstream import SlowUpstreamResult
 from bench.startup import StartupResult
 from bench.streaming import StreamingResult
 from bench.unary import UnaryResult
+from bench.watch import WatchResult
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("grpcio", "protobuf", "httpx", "uvicorn", "starlette", "openai")
@@ -41,39 +45,54 @@ class Meta:
     commit: str | None
     changed: list[str]  # files of the gateway and the emulator that differ from `commit`
     load_average: tuple[float, float, float]  # before the run: others may be using a shared machine
+    node_skipped: str | None  # why the Node clients did not run (None: they did)
 
 
 @dataclass(frozen=True)
 class Results:
-    """Everything one run measured."""
+    """Everything one run measured, and the load average once it was over."""
 
     meta: Meta
     startup: StartupResult
     unary: UnaryResult
     streaming: StreamingResult
+    slow_upstream: SlowUpstreamResult
     memory: MemoryResult
+    watch: WatchResult
+    load_average_after: tuple[float, float, float]
 
 
 def run_all(sizes: Sizes, mode: str, log: Callable[[str], None] = print) -> Results:
-    """Run the four scenarios; `log` is told what is starting."""
+    """Run the five scenarios; `log` is told what is starting."""
     meta = describe(sizes, mode)
+    if meta.node_skipped:
+        log(f"the Node clients are left out: {meta.node_skipped}")
     with harness.emulator() as emulator:
         log(f"start-up: process start -> health SERVING, {sizes.startup_repetitions} times")
         started = startup.run(emulator.base_url, sizes)
-        with harness.gateway(emulator.base_url) as gateway:
+        with harness.gateway(emulator.base_url) as gateway, nodeclient.optional_worker() as node:
             log(f"unary: GetRun at concurrency {', '.join(map(str, sizes.concurrency))}")
             unary_result = unary.run(emulator, gateway, sizes)
-            log(f"streaming: {sizes.stream_runs:,} runs, {sizes.repetitions} repetitions")
-            streaming_result = streaming.run(emulator, gateway, sizes)
+            log(f"streaming on loopback: {sizes.stream_runs:,} runs, {sizes.repetitions} repetitions")
+            streaming_result = streaming.run(emulator, gateway, node, sizes)
+            log(
+                f"slow upstream: {sizes.latency_runs:,} runs, {sizes.latency_ms:g} ms a request, "
+                f"{sizes.latency_repetitions} repetitions"
+            )
+            slow = slow_upstream.run(emulator, gateway, node, sizes)
             log(f"memory: {sizes.memory_runs:,} runs, {sizes.memory_repetitions} repetitions")
             memory_result = memory.run(emulator, gateway, sizes)
-    return Results(meta, started, unary_result, streaming_result, memory_result)
+        log(f"WatchRun: {', '.join(name for name, _, _ in watch.scenarios(sizes))}, a gateway each")
+        watch_result = watch.run(emulator, sizes)
+    after = os.getloadavg()
+    return Results(meta, started, unary_result, streaming_result, slow, memory_result, watch_result, after)
 
 
 def describe(sizes: Sizes, mode: str) -> Meta:
     """The run's metadata: machine, versions, commit, load."""
     date = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
-    return Meta(date, mode, sizes, machine(), versions(), commit(), changed(), os.getloadavg())
+    load = os.getloadavg()
+    return Meta(date, mode, sizes, machine(), versions(), commit(), changed(), load, nodeclient.unavailable())
 
 
 def machine() -> dict[str, str]:
@@ -93,14 +112,14 @@ def machine() -> dict[str, str]:
 
 
 def versions() -> dict[str, str]:
-    """Versions of the packages whose speed is measured."""
+    """Versions of the packages whose speed is measured, Node's and its packages' included."""
     found = {}
     for name in PACKAGES:
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue
-    return found
+    return found | nodeclient.versions()
 
 
 def commit() -> str | None:

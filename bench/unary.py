@@ -108,8 +108,17 @@ async def _clients(emulator: Emulator, count: int) -> AsyncIterator[list[httpx.A
         yield [await stack.enter_async_context(_rest(emulator, ONE_CONNECTION)) for _ in range(count)]
 
 
+# What a kept-alive connection raises when the emulator closed it just as it was reused: the emulator
+# (uvicorn) closes connections idle for 5 s, as a pooled one can be on a loaded machine. The gateway retries
+# such a GET upstream, and so does the direct client (once).
+STALE_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
+
 async def _get_json(client: httpx.AsyncClient, path: str) -> object:
-    response = await client.get(path)
+    try:
+        response = await client.get(path)
+    except STALE_CONNECTION:
+        response = await client.get(path)
     response.raise_for_status()
     return response.json()  # parsed, as the gRPC client parses its answer
 

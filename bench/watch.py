@@ -3,9 +3,10 @@
 Each scenario opens its watchers (grpc.aio streams, in the benchmark's own process) on runs that rest in
 `requires_action`, so nothing ends while it is measured; holds them for a window, during which it counts the
 GETs of those runs the emulator receives and the gateway's CPU and resident memory; then submits the tool
-outputs, and checks that every watcher reads its run to `completed` and ends OK. Scenarios: 1, 100 and 1,000
-watchers of one run, and 100 runs watched at once (one watcher each). The gateway polls every second (its
-default), so one watched run costs the upstream about one GET a second whatever the number of watchers.
+outputs, and checks that every watcher reads its run to `completed` and ends OK. Scenarios (`Sizes`): 1,
+100 and 1,000 watchers of one run, and 100 runs watched at once (one watcher each). The gateway polls every
+second (its default), so one watched run costs the upstream about one GET a second whatever the number of
+watchers.
 
 `python -m bench.watch` runs it alone; `suite.run_all` runs it with the other benchmarks.
 """
@@ -26,6 +27,7 @@ from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
 from bench import harness
+from bench.sizes import FULL, Sizes
 
 STREAMS_PER_CHANNEL = 100
 """Watchers share channels (HTTP/2 connections) a hundred at a time, as an application's pool would."""
@@ -57,23 +59,22 @@ class WatchResult:
     samples: list[WatchSample]
 
 
-SCENARIOS: tuple[tuple[str, int, int], ...] = (
-    ("1 watcher of one run", 1, 1),
-    ("100 watchers of one run", 1, 100),
-    ("1,000 watchers of one run", 1, 1000),
-    ("100 runs, one watcher each", 100, 100),
-)
-"""(name, runs, watchers): the watchers are spread evenly over the runs."""
+def scenarios(sizes: Sizes) -> list[tuple[str, int, int]]:
+    """(name, runs, watchers) of each scenario: `sizes.watchers` of one run, then `sizes.watched_runs` runs
+    with one watcher each; the watchers are spread evenly over the runs."""
+    one = [(f"{n:,} watcher{'s' * (n > 1)} of one run", 1, n) for n in sizes.watchers]
+    runs = sizes.watched_runs
+    return [*one, (f"{runs:,} runs, one watcher each", runs, runs)]
 
 
-def run(emulator: harness.Emulator, window: float = 5.0) -> WatchResult:
+def run(emulator: harness.Emulator, sizes: Sizes) -> WatchResult:
     """Every scenario, each against a gateway of its own (memory is what that scenario added to a gateway that
     has served one watch already), one after the other."""
     samples = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios(sizes):
         with harness.gateway(emulator.base_url) as gateway:
             asyncio.run(_warm_up(emulator, gateway))
-            samples.append(asyncio.run(_scenario(emulator, gateway, *scenario, window)))
+            samples.append(asyncio.run(_scenario(emulator, gateway, *scenario, sizes.watch_window)))
     return WatchResult(samples)
 
 
@@ -180,7 +181,7 @@ async def _read_to_the_end(call: grpc.aio.UnaryStreamCall[pb.WatchRunRequest, pb
 def main() -> None:
     """Run the scenarios alone and print them as JSON lines."""
     with harness.emulator() as emulator:
-        for sample in run(emulator).samples:
+        for sample in run(emulator, FULL).samples:
             print(json.dumps(asdict(sample)))
 
 

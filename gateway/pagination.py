@@ -51,6 +51,9 @@ async def prefetched(source: AsyncIterator[Page]) -> AsyncGenerator[Page, None]:
     try:
         while (page := await pending) is not None:
             pending = _fetch(source)
+            # Let the fetch send its request before this page is converted and sent: the next page's round
+            # trip then overlaps all of this page's work, not only what follows the conversion.
+            await asyncio.sleep(0)
             yield page
     finally:
         pending.cancel()

@@ -1,21 +1,33 @@
 """Smoke test of the benchmarks (bench/): the quick mode's code path, `suite.run_all`, on tiny sizes.
 
-Benchmarks are not tests: nothing here is timed. This only keeps the harness from rotting: the emulator and
-the gateway start as processes, every scenario and every client runs, every list is read whole, and the
-report, the README table and the JSON come out of what was measured.
+Benchmarks are not tests: nothing here is timed, and nothing depends on how fast the machine is. This only
+keeps the harness from rotting: the emulator and the gateway start as processes, every scenario and every
+client runs, every list is read whole (each pass is checked against the list by the harness itself), and
+the report, the README table and the JSON come out of what was measured. The Node clients (bench/node) run
+where `node` and bench/node/node_modules are installed (`make bench`); elsewhere their test is skipped and
+the others check that they were left out. The emulator's latency option, which the slow-upstream scenario
+relies on, is checked in-process.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from bench import report, streaming, suite, unary
+from bench import nodeclient, readers, report, slow_upstream, streaming, suite, unary
+from bench.listing import Listing, digest
 from bench.sizes import Sizes
+from bench.streaming import StreamSample
 from bench.suite import Results
+from emulator import EmulatorConfig
+from emulator.app import create_app
 
 TINY = Sizes(
     repetitions=2,
@@ -24,16 +36,42 @@ TINY = Sizes(
     requests_per_caller=2,
     stream_runs=250,  # three pages of 100: the cursors are followed across pages
     page_size=100,
+    latency_runs=250,  # three pages of 100 for the gateway, thirteen of 20 for the SDKs at their default
+    latency_ms=1,  # the delay's code path, not its length
+    latency_repetitions=2,
     memory_runs=150,
     memory_repetitions=1,
     startup_repetitions=1,
     sample_interval=0.01,
+    watchers=(1, 3),
+    watched_runs=2,
+    watch_window=0.5,
 )
+NODE_SKIPPED = nodeclient.unavailable()
+GATEWAY_STREAM_MESSAGES = 3  # one message per upstream page of 100: 100, 100, 50
 
 
 @pytest.fixture(scope="module")
 def results() -> Results:
     return suite.run_all(TINY, "smoke", log=lambda line: None)
+
+
+def expected_clients(names: dict[str, str], sdk: tuple[str, ...], node: tuple[str, ...]) -> set[str]:
+    """The clients of a scenario that can run here: the SDK's need the `bench` extra, Node's bench/node."""
+    expected = set(names)
+    if readers.sdk_version() is None:  # a plain `dev` install: the SDK's clients are left out
+        expected -= set(sdk)
+    if NODE_SKIPPED is not None:
+        expected -= set(node)
+    return expected
+
+
+def assert_every_pass_read_all(samples: dict[str, list[StreamSample]], runs: int, repetitions: int) -> None:
+    for samples_of_client in samples.values():
+        assert [sample.items for sample in samples_of_client] == [runs] * repetitions
+        for sample in samples_of_client:
+            assert sample.usage.wall > 0
+            assert set(sample.usage.cpu) == {"client", "gateway", "emulator"}
 
 
 def test_unary_has_every_client_at_every_concurrency(results: Results) -> None:
@@ -53,16 +91,39 @@ def test_unary_has_every_client_at_every_concurrency(results: Results) -> None:
 
 def test_every_streaming_client_reads_every_seeded_run(results: Results) -> None:
     result = results.streaming
-    expected = set(streaming.CLIENTS)
-    if streaming.sdk_version() is None:  # a plain `dev` install: the SDK's clients are left out
-        expected -= set(streaming.SDK_CLIENTS)
+    expected = expected_clients(streaming.CLIENTS, streaming.SDK_CLIENTS, streaming.NODE_CLIENTS)
     assert set(result.samples) == expected
-    assert result.sdk_version == streaming.sdk_version()
-    for samples in result.samples.values():
-        assert [sample.items for sample in samples] == [TINY.stream_runs] * TINY.repetitions
+    assert result.sdk_version == readers.sdk_version()
+    assert result.node_skipped == NODE_SKIPPED
+    assert_every_pass_read_all(result.samples, TINY.stream_runs, TINY.repetitions)
+    for name in ("gateway", "gateway_sync", "floor"):  # the stream carries a page per message
+        assert [s.messages for s in result.samples[name]] == [GATEWAY_STREAM_MESSAGES] * TINY.repetitions
     assert result.page_size == TINY.page_size
     assert result.page_bytes > 0
     assert min(result.convert_us, result.encode_us, result.decode_us) > 0
+
+
+def test_every_slow_upstream_client_reads_every_seeded_run(results: Results) -> None:
+    result = results.slow_upstream
+    expected = expected_clients(slow_upstream.CLIENTS, slow_upstream.SDK_CLIENTS, slow_upstream.NODE_CLIENTS)
+    assert set(result.samples) == expected
+    assert (result.runs, result.latency_ms) == (TINY.latency_runs, TINY.latency_ms)
+    assert_every_pass_read_all(result.samples, TINY.latency_runs, TINY.latency_repetitions)
+    # No limit set: the gateway asks for pages of 100.
+    assert [s.messages for s in result.samples["gateway"]] == [GATEWAY_STREAM_MESSAGES] * 2
+
+
+def test_node_clients_read_every_seeded_run(results: Results) -> None:
+    if NODE_SKIPPED is not None:
+        pytest.skip(f"the Node clients of the benchmarks cannot run here: {NODE_SKIPPED}")
+    for name in streaming.NODE_CLIENTS:
+        assert [s.items for s in results.streaming.samples[name]] == [TINY.stream_runs] * TINY.repetitions
+        assert all(s.usage.cpu["client"] > 0 for s in results.streaming.samples[name])
+    node_gateway = results.streaming.samples["node_gateway"] + results.slow_upstream.samples["node_gateway"]
+    assert {s.messages for s in node_gateway} == {GATEWAY_STREAM_MESSAGES}
+    for name in slow_upstream.NODE_CLIENTS:
+        assert [s.items for s in results.slow_upstream.samples[name]] == [TINY.latency_runs] * 2
+    assert {"node", "openai (node)", "@grpc/grpc-js (node)"} <= set(results.meta.versions)
 
 
 def test_memory_is_sampled_over_the_whole_stream(results: Results) -> None:
@@ -71,6 +132,13 @@ def test_memory_is_sampled_over_the_whole_stream(results: Results) -> None:
     assert 0 < sample.start_kib <= sample.peak_kib
     assert sample.end_kib > 0
     assert sample.samples[-1][2] == TINY.memory_runs  # the last sample saw every run streamed
+
+
+def test_every_watcher_reads_its_run_to_the_end(results: Results) -> None:
+    samples = results.watch.samples
+    assert [(s.runs, s.watchers) for s in samples] == [(1, 1), (1, 3), (2, 2)]
+    assert all(s.completed == s.watchers for s in samples)
+    assert all(s.rss_during_kib > 0 and s.rss_before_kib > 0 and s.seconds >= 0.5 for s in samples)
 
 
 def test_startup_reaches_serving(results: Results) -> None:
@@ -85,10 +153,19 @@ def test_figures_are_positive_ratios_against_their_targets(results: Results) -> 
     names = [figure.name for figure in figures]
     assert any("p50 latency" in name for name in names)
     assert any("requests/s" in name for name in names)
-    assert any("speed-up" in name for name in names) == (streaming.sdk_version() is not None)
+    with_sdk, with_node = readers.sdk_version() is not None, NODE_SKIPPED is None
+    assert any("loopback: gateway (grpc" in name for name in names) == with_sdk
+    assert any("loopback: gateway (Node" in name for name in names) == with_node
+    assert sum("upstream" in name for name in names) == 2 * with_sdk + 2 * with_node
+    assert any("gateway CPU per call" in name for name in names)
     for figure in figures:
         assert math.isfinite(figure.value.median)
-        if "memory" not in figure.name:  # the RSS growth may be zero or negative
+        if "CPU" in figure.name:  # counted in clock ticks (10 ms): a smoke run's few calls may count none
+            assert figure.value.median >= 0
+            assert 0 <= figure.value.low <= figure.value.high
+        elif "WatchRun" in figure.name:  # half a second of watching: a poll more or less, or none at all
+            assert figure.value.median >= 0
+        elif "memory" not in figure.name:  # the RSS growth may be zero or negative
             assert figure.value.median > 0
             assert 0 < figure.value.low <= figure.value.high
         assert figure.verdict() in ("", "met") or figure.verdict().startswith("missed by")
@@ -96,8 +173,11 @@ def test_figures_are_positive_ratios_against_their_targets(results: Results) -> 
 
 def test_report_table_and_json_come_out(results: Results) -> None:
     text = report.text(results)
-    for heading in ("1. Unary GetRun", "2. Streaming", "3. Memory", "4. Start-up", "Targets"):
+    headings = ("1. Unary GetRun", "2. Streaming", "3. Slow upstream", "4. Memory", "5. Start-up", "Targets")
+    for heading in headings:
         assert heading in text
+    assert "load average (1, 5, 15 min): before the run" in text
+    assert len(results.load_average_after) == 3
     table = report.markdown(results)
     assert table.count("\n|") == len(report.figures(results)) + 2  # the header, its rule, a row each
     data = json.loads(json.dumps(suite.to_json(results)))
@@ -110,3 +190,43 @@ def test_plot_is_drawn(results: Results, tmp_path: Path) -> None:
 
     path = plot(results.unary, tmp_path / "plot.png", "smoke")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_pass_that_read_another_list_is_refused() -> None:
+    listing = Listing("thread_x", ["run_a", "run_b"])
+    listing.check("ok", ["run_a", "run_b"])
+    listing.check_digest("ok", 2, digest(["run_a", "run_b"]), "run_a", "run_b")
+    for ids in (["run_a"], ["run_b", "run_a"], ["run_a", "run_b", "run_b"]):
+        with pytest.raises(RuntimeError, match="not the 2 runs of thread thread_x"):
+            listing.check("client", ids)
+        with pytest.raises(RuntimeError, match="not the 2 runs"):
+            listing.check_digest("client", len(ids), digest(ids), ids[0], ids[-1])
+
+
+@pytest.fixture
+async def admin() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(EmulatorConfig(step_seconds=0, latency=0.002))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+        yield client
+
+
+async def test_emulator_latency_is_set_by_config_and_admin_api(admin: httpx.AsyncClient) -> None:
+    assert (await admin.get("/_emulator/latency")).json() == {"seconds": 0.002}
+    assert (await admin.post("/_emulator/latency", json={"seconds": 0.05})).json() == {"seconds": 0.05}
+    assert (await admin.get("/_emulator/latency")).json() == {"seconds": 0.05}
+    for wrong in (-1, 61, "1", True, None):
+        assert (await admin.post("/_emulator/latency", json={"seconds": wrong})).status_code == 400
+    await admin.post("/_emulator/reset")
+    assert (await admin.get("/_emulator/latency")).json() == {"seconds": 0.002}  # the config's again
+
+
+async def test_emulator_latency_delays_the_api_not_the_admin_api(admin: httpx.AsyncClient) -> None:
+    await admin.post("/_emulator/latency", json={"seconds": 60})
+    api = asyncio.ensure_future(admin.get("/v1/assistants/asst_x", headers={"Authorization": "Bearer sk-x"}))
+    assert (await admin.get("/_emulator/requests")).json() == []  # answered while the API request sleeps
+    done, _ = await asyncio.wait({api}, timeout=0.2)
+    assert not done  # sleeping its minute: the request is not even logged yet
+    api.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await api
