@@ -1,7 +1,7 @@
 # runs-gateway as a container: slim Python, a non-root user, a gRPC health check.
 # Not built in this project's CI (no Docker engine there); kept simple on purpose. Build with:
 #   docker build -t runs-gateway .
-#   docker run -e OPENAI_API_KEY=sk-... -p 50051:50051 runs-gateway
+#   docker run -e OPENAI_BASE_URL=http://assistants-api.internal/v1 -e OPENAI_API_KEY=sk-... -p 50051:50051 runs-gateway
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,4 +1,4 @@
-"""Benchmarks of runs-gateway (issues 4 and 10): the emulator and the gateway as separate processes on
+"""Benchmarks of runs-gateway: the emulator and the gateway as separate processes on
 loopback, measured side by side with a direct httpx client and the openai SDKs, in Python and in Node.
 `make bench` / `make bench-quick`.
 

@@ -1,4 +1,4 @@
-"""Reading the results: the headline figures against the targets of issue 10, the printed report, the README
+"""Reading the results: the headline figures against their targets, the printed report, the README
 table.
 
 Every figure is a median over repetitions with its [min, max]; a ratio is the ratio of two medians, with
@@ -22,7 +22,7 @@ from bench.unary import Level, LoadSample
 MIB = 1024.0
 FLAT_MIB = 2.0  # the second half of a stream may raise the RSS peak by this much and still count as flat
 ROLES = (CLIENT, "gateway", "emulator")
-# The gateway's CPU per GetRun at one caller before issue 10, the baseline of its target (half of it):
+# The gateway's CPU per GetRun at one caller before page streams, the baseline of its target (half of it):
 # 1.41 ms, `make bench` at commit 4746925 on the 2-CPU machine with a load average of 0.66 (README). CPU time
 # per call grows with the machine's load (at a load average of 5-7 the gateway of 4680cb9 took 2.1-3.0 ms),
 # so read this figure from a run on a quiet machine.
@@ -72,7 +72,7 @@ class Figure:
 
 
 def figures(results: Results) -> list[Figure]:
-    """The figures of issue 10, in its order, each against its target; those without a target after."""
+    """The headline figures, each against its target; those without a target after."""
     return [
         *_streaming_figures(results),
         *_slow_figures(results),
@@ -152,7 +152,7 @@ def _unary_figures(results: Results) -> list[Figure]:
             f"{_spread(low.samples['direct'], 'p50_ms')} ms",
         ),
         Figure(
-            f"GetRun, {low.concurrency} caller: gateway CPU per call / before issue 10",
+            f"GetRun, {low.concurrency} caller: gateway CPU per call / before page streams (4746925)",
             Spread(cpu.median / before, cpu.low / before, cpu.high / before),
             "<= 0.5",
             f"{cpu.format()} ms",
@@ -270,7 +270,8 @@ def _unary_text(results: Results) -> list[str]:
     ]
     lines.append(
         f"   gateway CPU per GetRun at c={levels[0].concurrency}: "
-        f"{Spread.of(_gateway_cpu_ms(levels[0])).format()} ms (before issue 10: {GETRUN_CPU_BEFORE_MS} ms)"
+        f"{Spread.of(_gateway_cpu_ms(levels[0])).format()} ms "
+        f"(before page streams, commit 4746925: {GETRUN_CPU_BEFORE_MS} ms)"
     )
     return lines
 
@@ -427,7 +428,7 @@ def _startup_text(results: Results) -> list[str]:
 
 def _targets_text(results: Results) -> list[str]:
     lines = [
-        f"Targets (issue 10); load average before {_load(results.meta.load_average)}, "
+        f"Targets; load average before {_load(results.meta.load_average)}, "
         f"after {_load(results.load_average_after)}:"
     ]
     for figure in figures(results):
