@@ -202,6 +202,20 @@ class ResponseTooLarge(GatewayError):
     reason = "RESPONSE_TOO_LARGE"
 
 
+class ShuttingDown(GatewayError):
+    """The gateway is stopping: a watch ends at once rather than when the grace period runs out."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "SHUTTING_DOWN"
+
+
+class RunStatusUnknown(GatewayError):
+    """The run reached a status this version does not know: whether it will change again cannot be told."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "RUN_STATUS_UNKNOWN"
+
+
 TRANSPORT_TO_GRPC: tuple[tuple[type[BaseException], grpc.StatusCode, str, str], ...] = (
     # Most specific first: httpx.TimeoutException is an httpx.TransportError.
     (

@@ -26,10 +26,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
 from google.protobuf.message import Message
 
-from gateway.errors import DeadlineExceeded, GatewayError, UpstreamProtocolError
+from gateway.errors import DeadlineExceeded, RunStatusUnknown, ShuttingDown, UpstreamProtocolError
 from gateway.upstream import CallOptions, Exchange, current_exchange
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
@@ -44,20 +43,6 @@ MIN_POLL = 0.01
 """The shortest wait between two polls, whatever the upstream asks (`openai-poll-after-ms: 0`)."""
 
 JSON = dict[str, Any]
-
-
-class ShuttingDown(GatewayError):
-    """The gateway is stopping: a watch ends at once rather than when the grace period runs out."""
-
-    code = grpc.StatusCode.UNAVAILABLE
-    reason = "SHUTTING_DOWN"
-
-
-class RunStatusUnknown(GatewayError):
-    """The run reached a status this version does not know: whether it will change again cannot be told."""
-
-    code = grpc.StatusCode.FAILED_PRECONDITION
-    reason = "RUN_STATUS_UNKNOWN"
 
 
 @dataclass(frozen=True, slots=True)
