@@ -15,8 +15,8 @@ help:
 	@echo "make wire-contract  publish protos/ as the wire contract (only to break the wire on purpose)"
 	@echo "make emulator  serve the REST emulator on 127.0.0.1:$(EMULATOR_PORT)"
 	@echo "make gateway   serve the gateway on $(GATEWAY_LISTEN) (upstream: OPENAI_BASE_URL or the emulator)"
-	@echo "make bench     the benchmarks, full (several minutes; writes bench/latency_vs_concurrency.png)"
-	@echo "make bench-quick  the same benchmarks, smaller (about a minute)"
+	@echo "make bench     the benchmarks, full (about 8 minutes on 2 CPUs; redraws bench/latency_vs_concurrency.png)"
+	@echo "make bench-quick  the same benchmarks, smaller (about 2 to 3 minutes)"
 
 setup: $(VENV)/.installed node_modules/.installed examples/node/node_modules/.installed bench/node/node_modules/.installed
 
