@@ -29,7 +29,7 @@ import math
 import re
 import string
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar, cast
@@ -51,11 +51,12 @@ from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 from gateway.config import Settings
 from gateway.core import Gateway
 from gateway.errors import InvalidArgument
-from gateway.routes import ROUTES
+from gateway.routes import ROUTES, WATCHES
 from gateway.upstream import CallOptions, Upstream
 
 SERVICE = pb.DESCRIPTOR.services_by_name["RunsService"]
-RPCS = [method.name for method in SERVICE.methods]
+RPCS = [method.name for method in SERVICE.methods if method.name not in WATCHES]
+"""The RPCs that call one route; WatchRun, which polls, has a property of its own below."""
 STREAMING = {method.name: method.server_streaming for method in SERVICE.methods}
 BASE_URL = "http://upstream.test/v1"
 Code = grpc.StatusCode
@@ -651,6 +652,7 @@ def check_answers(rpc: str, answers: list[Message], pages: int) -> None:
 
 def test_the_fuzzed_routes_are_the_gateways_and_cover_every_rpc() -> None:
     assert sorted(REST) == sorted(RPCS) == sorted(ROUTES)
+    assert {method.name for method in SERVICE.methods} == {*RPCS, *WATCHES}
     assert {rpc: (route.method, route.path) for rpc, route in ROUTES.items()} == REST
     assert {name for rpc in RPCS for name in path_params(rpc)} <= set(FIELDS)
 
@@ -1112,3 +1114,48 @@ def test_a_repeated_forwarded_key_is_invalid_argument(
     served: Served, metadata: list[tuple[str, str]]
 ) -> None:
     check_metadata(served, "GetRun", metadata)
+
+
+def test_watch_refuses_what_the_rest_api_would_and_polls_only_the_run() -> None:
+    """WatchRun: refused with INVALID_ARGUMENT before any call exactly when an id is not one (README), else
+    it polls the documented GET of the run (and lists its steps, oldest first in pages of 100, when asked)
+    until the run is terminal: here at once."""
+
+    @settings(FUZZ, max_examples=EXAMPLES_PER_FIELD * 2)
+    @given(thread=mixed_ids, run=mixed_ids, steps=st.booleans())
+    def refused_or_polled(thread: str, run: str, steps: bool) -> None:
+        request = pb.WatchRunRequest(thread_id=thread, run_id=run, include_steps=steps)
+        refused = {name for name in ("thread_id", "run_id") if not ID.fullmatch(getattr(request, name))}
+        sent: list[httpx.Request] = []
+
+        def answer(rest: httpx.Request) -> httpx.Response:
+            sent.append(rest)
+            return httpx.Response(
+                200, json=rest_page([], False) if rest.url.path.endswith("/steps") else rest_run()
+            )
+
+        outcome = asyncio.run(_watch(request, answer))
+        if isinstance(outcome, InvalidArgument):
+            assert outcome.field in refused
+            assert sent == []
+            return
+        assert not refused
+        path = f"/v1/threads/{thread}/runs/{run}"
+        assert [(r.method, r.url.path) for r in sent] == [("GET", path), *[("GET", path + "/steps")] * steps]
+        if steps:
+            assert dict(sent[1].url.params) == {"limit": "100", "order": "asc"}
+        assert [m.WhichOneof("change") for m in outcome] == ["run"]
+
+    refused_or_polled()
+
+
+async def _watch(
+    request: pb.WatchRunRequest, answer: Callable[[httpx.Request], httpx.Response]
+) -> list[Message] | InvalidArgument:
+    gateway = Gateway(Upstream(BASE_URL, API_KEY, transport=httpx.MockTransport(answer)))
+    try:
+        return [message async for message in gateway.stream("WatchRun", request, CallOptions())]
+    except InvalidArgument as error:
+        return error
+    finally:
+        await gateway.upstream.aclose()
