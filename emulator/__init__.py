@@ -1,4 +1,4 @@
-"""An in-memory server of the OpenAI Assistants v1 REST API (assistants, threads, runs, run steps).
+"""An in-memory server of the OpenAI Assistants v1 and v2 REST APIs (assistants, threads, runs, steps).
 
 The default upstream of the demo, the end-to-end tests and the benchmarks: `store` holds the model and the
 run lifecycle, `app` the HTTP side (Starlette) with an admin API for fault injection, `server` serves it with

@@ -1,10 +1,13 @@
-"""The emulator's HTTP side: a Starlette app serving the Assistants v1 REST API from a `Store`.
+"""The emulator's HTTP side: a Starlette app serving the Assistants v1 and v2 REST APIs from a `Store`.
 
-It checks what OpenAI checks before anything else (a Bearer key, the `OpenAI-Beta: assistants=v1` header),
+It checks what OpenAI checks before anything else (a Bearer key, the `OpenAI-Beta: assistants=v1|v2`
+header, which also picks the shape of the objects answered: `versions.render`),
 answers errors with OpenAI's error body (an unknown path or method too: `Invalid URL (GET /v1/x)`), and has
 an admin API under `/_emulator` (no auth, not part of OpenAI's API) that tests and benchmarks use: fault
 injection, the log of requests received (with each body as it arrived), bulk seeding of runs, the added
-latency, and a reset.
+latency, and a reset. In v2, `"stream": true` on creating a run or submitting tool outputs answers
+server-sent events (`stream.py`); stream faults and the count of clients that left mid-stream
+(`GET /_emulator/streams`) serve the tests.
 `EmulatorConfig.versions` says which Assistants API versions it serves; without v1 it answers v1 as OpenAI
 has since December 2024 (400 `invalid_beta`), so a gateway can be tried against a server that dropped v1.
 `EmulatorConfig.latency` (or `POST /_emulator/latency`) delays every API request by that many seconds before
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +28,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator.store import JSON, ApiError, Store, new_id
+from emulator import stream
+from emulator.store import JSON, ApiError, RunState, Store, new_id
+from emulator.versions import INCLUDABLE, render
 
 Handler = Callable[[Request, "Emulator"], Awaitable[Any]]
+NO_FAULT = stream.StreamFault()
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class EmulatorConfig:
 
     step_seconds: float = 0.05
     api_keys: frozenset[str] | None = None
-    versions: frozenset[str] = frozenset({"v1"})
+    versions: frozenset[str] = frozenset({"v1", "v2"})
     poll_after_ms: int | None = None
     """When set, every answer about a run carries `openai-poll-after-ms` with it, as OpenAI's did."""
     latency: float = 0.0
@@ -55,6 +61,8 @@ class Fault:
     delay: float = 0.0
     skip: int = 0
     times: int = 1
+    stream_fault: stream.StreamFault = NO_FAULT
+    """What to do to a streamed answer (no effect on others)."""
 
     def matches(self, request: Request) -> bool:
         return (self.method in (None, request.method)) and bool(self.path.search(request.url.path))
@@ -70,6 +78,8 @@ class Emulator:
     faults: list[Fault] = field(default_factory=list)
     log: list[JSON] = field(default_factory=list)
     latency: float = 0.0
+    streams: dict[str, int] = field(default_factory=lambda: {"open": 0, "finished": 0, "disconnected": 0})
+    """Streamed answers: open now, sent to their end, and left by their client before it."""
 
     def take_fault(self, request: Request) -> Fault | None:
         for fault in self.faults:
@@ -92,19 +102,18 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         emulator: Emulator = request.app.state.emulator
         if emulator.latency > 0:
             await asyncio.sleep(emulator.latency)
-        emulator.log.append(
-            {
-                "method": request.method,
-                "path": request.url.path,
-                "query": dict(request.query_params),
-                "headers": dict(request.headers),
-                "body": (await request.body()).decode("utf-8", "replace"),
-            }
-        )
+        request.state.entry = {
+            "method": request.method,
+            "path": request.url.path,
+            "query": dict(request.query_params),
+            "headers": dict(request.headers),
+            "body": (await request.body()).decode("utf-8", "replace"),
+        }
+        emulator.log.append(request.state.entry)
         headers = {"x-request-id": new_id("req_")}  # as OpenAI does, on every answer
         if emulator.config.poll_after_ms is not None and "/runs" in request.url.path:
             headers["openai-poll-after-ms"] = str(emulator.config.poll_after_ms)
-        fault = emulator.take_fault(request)
+        fault = request.state.fault = emulator.take_fault(request)
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:
@@ -113,15 +122,18 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 error = ApiError(fault.status, f"Injected fault: HTTP {fault.status}.", type="server_error")
                 return JSONResponse(error.body(), fault.status, headers)
         try:
-            _check_auth(request, emulator.config)
-            return JSONResponse(await handler(request, emulator), headers=headers)
+            request.state.version = _check_auth(request, emulator.config)
+            request.state.headers = headers
+            result = await handler(request, emulator)
+            return result if isinstance(result, Response) else JSONResponse(result, headers=headers)
         except ApiError as error:
             return JSONResponse(error.body(), error.status, headers)
 
     return endpoint
 
 
-def _check_auth(request: Request, config: EmulatorConfig) -> None:
+def _check_auth(request: Request, config: EmulatorConfig) -> str:
+    """Refuse a request without a good key or beta header; the version the header asks for."""
     header = request.headers.get("authorization", "")
     if not header.startswith("Bearer ") or not header.removeprefix("Bearer ").strip():
         raise ApiError(
@@ -138,10 +150,10 @@ def _check_auth(request: Request, config: EmulatorConfig) -> None:
             "https://platform.openai.com/account/api-keys.",
             code="invalid_api_key",
         )
-    _check_beta(request.headers.get("openai-beta"), config.versions)
+    return _check_beta(request.headers.get("openai-beta"), config.versions)
 
 
-def _check_beta(header: str | None, versions: frozenset[str]) -> None:
+def _check_beta(header: str | None, versions: frozenset[str]) -> str:
     # OpenAI's answers, word for word: a missing header, and v1 after its retirement in December 2024.
     newest = max(versions)
     if header is None or not header.startswith("assistants="):
@@ -162,6 +174,7 @@ def _check_beta(header: str | None, versions: frozenset[str]) -> None:
         )
     if version not in versions:
         raise ApiError(400, f"Invalid value for 'OpenAI-Beta': {header!r}.", code="invalid_beta")
+    return version
 
 
 async def invalid_url(request: Request, exc: Exception) -> Response:
@@ -183,12 +196,13 @@ async def _body(request: Request) -> JSON:
     return body
 
 
-def _page(items: list[JSON], has_more: bool) -> JSON:
+def _page(items: list[JSON], has_more: bool, request: Request) -> JSON:
+    shown = [_show(request, item) for item in items]
     return {
         "object": "list",
-        "data": items,
-        "first_id": items[0]["id"] if items else None,
-        "last_id": items[-1]["id"] if items else None,
+        "data": shown,
+        "first_id": shown[0]["id"] if shown else None,
+        "last_id": shown[-1]["id"] if shown else None,
         "has_more": has_more,
     }
 
@@ -197,53 +211,119 @@ def _p(request: Request, name: str) -> str:
     return str(request.path_params[name])
 
 
+def _v(request: Request) -> str:
+    return str(request.state.version)
+
+
+def _include(request: Request) -> frozenset[str]:
+    """The `include[]` query of a v2 request (v1 has none: its query parameters are not read)."""
+    if _v(request) != "v2":
+        return frozenset()
+    include = frozenset(request.query_params.getlist("include[]"))
+    for value in include - INCLUDABLE:
+        raise ApiError(400, f"Invalid value for 'include[]': '{value}'.", param="include[]")
+    return include
+
+
+def _show(request: Request, obj: JSON) -> JSON:
+    return render(obj, _v(request), _include(request))
+
+
 async def create_assistant(request: Request, e: Emulator) -> JSON:
-    return e.store.create_assistant(await _body(request))
+    return _show(request, e.store.create_assistant(await _body(request), _v(request)))
 
 
 async def get_assistant(request: Request, e: Emulator) -> JSON:
-    return e.store.assistant(_p(request, "assistant_id"))
+    return _show(request, e.store.assistant(_p(request, "assistant_id")))
 
 
 async def create_thread(request: Request, e: Emulator) -> JSON:
-    return e.store.create_thread(await _body(request))
+    return _show(request, e.store.create_thread(await _body(request)))
 
 
 async def get_thread(request: Request, e: Emulator) -> JSON:
-    return e.store.thread(_p(request, "thread_id")).obj
+    return _show(request, e.store.thread(_p(request, "thread_id")).obj)
 
 
-async def create_run(request: Request, e: Emulator) -> JSON:
-    return e.store.create_run(_p(request, "thread_id"), await _body(request))
+async def list_messages(request: Request, e: Emulator) -> JSON:
+    return _page(*e.store.list_messages(_p(request, "thread_id"), dict(request.query_params)), request)
+
+
+async def create_run(request: Request, e: Emulator) -> JSON | Response:
+    body, include = await _body(request), _include(request)
+    streamed = _stream_asked(body)
+    state = e.store.create_run(_p(request, "thread_id"), body, _v(request), streamed)
+    return _streamed(request, e, state, include) if streamed else _show(request, state.obj)
 
 
 async def list_runs(request: Request, e: Emulator) -> JSON:
-    return _page(*e.store.list_runs(_p(request, "thread_id"), dict(request.query_params)))
+    return _page(*e.store.list_runs(_p(request, "thread_id"), dict(request.query_params)), request)
 
 
 async def get_run(request: Request, e: Emulator) -> JSON:
-    return e.store.run(_p(request, "thread_id"), _p(request, "run_id")).obj
+    return _show(request, e.store.run(_p(request, "thread_id"), _p(request, "run_id")).obj)
 
 
 async def modify_run(request: Request, e: Emulator) -> JSON:
-    return e.store.modify_run(_p(request, "thread_id"), _p(request, "run_id"), await _body(request))
+    body = await _body(request)
+    return _show(request, e.store.modify_run(_p(request, "thread_id"), _p(request, "run_id"), body))
 
 
 async def cancel_run(request: Request, e: Emulator) -> JSON:
-    return e.store.cancel_run(_p(request, "thread_id"), _p(request, "run_id"))
+    return _show(request, e.store.cancel_run(_p(request, "thread_id"), _p(request, "run_id")))
 
 
-async def submit_tool_outputs(request: Request, e: Emulator) -> JSON:
-    return e.store.submit_tool_outputs(_p(request, "thread_id"), _p(request, "run_id"), await _body(request))
+async def submit_tool_outputs(request: Request, e: Emulator) -> JSON | Response:
+    body, include = await _body(request), _include(request)
+    streamed = _stream_asked(body)
+    ids = _p(request, "thread_id"), _p(request, "run_id")
+    state = e.store.submit_tool_outputs(*ids, body, _v(request), streamed)
+    return _streamed(request, e, state, include) if streamed else _show(request, state.obj)
 
 
 async def list_steps(request: Request, e: Emulator) -> JSON:
     query = dict(request.query_params)
-    return _page(*e.store.list_steps(_p(request, "thread_id"), _p(request, "run_id"), query))
+    return _page(*e.store.list_steps(_p(request, "thread_id"), _p(request, "run_id"), query), request)
 
 
 async def get_step(request: Request, e: Emulator) -> JSON:
-    return e.store.step(_p(request, "thread_id"), _p(request, "run_id"), _p(request, "step_id"))
+    step = e.store.step(_p(request, "thread_id"), _p(request, "run_id"), _p(request, "step_id"))
+    return _show(request, step)
+
+
+def _stream_asked(body: JSON) -> bool:
+    # v1 refuses `stream` with the other fields it does not know (the store's check), before this matters.
+    value = body.get("stream")
+    if value is not None and not isinstance(value, bool):
+        raise ApiError(400, "Invalid type for 'stream': expected a boolean.", param="stream")
+    return bool(value)
+
+
+def _streamed(request: Request, e: Emulator, state: RunState, include: frozenset[str]) -> Response:
+    """The run's events as server-sent events, counted in `e.streams` and in the request's log entry."""
+    fault: Fault | None = request.state.fault
+    entry: JSON = request.state.entry
+    entry["stream"] = {"events": 0, "disconnected": False}
+    e.streams["open"] += 1
+
+    def sent() -> None:
+        entry["stream"]["events"] += 1
+
+    def left() -> None:
+        entry["stream"]["disconnected"] = True
+        e.streams["disconnected"] += 1
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in stream.events(
+                e.store, state, include, fault.stream_fault if fault else NO_FAULT, sent
+            ):
+                yield chunk
+            e.streams["finished"] += 1
+        finally:
+            e.streams["open"] -= 1
+
+    return stream.SSEResponse(body(), request.state.headers, left)
 
 
 async def admin_add_fault(request: Request) -> Response:
@@ -256,6 +336,7 @@ async def admin_add_fault(request: Request) -> Response:
         float(spec.get("delay", 0)),
         int(spec.get("skip", 0)),
         int(spec.get("times", 1)),
+        stream.StreamFault(spec.get("stream_error_after"), spec.get("stream_cut_after")),
     )
     request.app.state.emulator.faults.append(fault)
     return JSONResponse({"faults": len(request.app.state.emulator.faults)})
@@ -297,12 +378,17 @@ async def admin_latency(request: Request) -> Response:
     return JSONResponse({"seconds": emulator.latency})
 
 
+async def admin_streams(request: Request) -> Response:
+    return JSONResponse(request.app.state.emulator.streams)
+
+
 async def admin_reset(request: Request) -> Response:
     emulator: Emulator = request.app.state.emulator
     emulator.store = Store(emulator.config.step_seconds)
     emulator.faults.clear()
     emulator.log.clear()
     emulator.latency = emulator.config.latency
+    emulator.streams.update(finished=0, disconnected=0)
     return JSONResponse({"reset": True})
 
 
@@ -318,6 +404,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/v1/assistants/{assistant_id}", api(get_assistant), methods=["GET"]),
         Route("/v1/threads", api(create_thread), methods=["POST"]),
         Route(THREAD, api(get_thread), methods=["GET"]),
+        Route(THREAD + "/messages", api(list_messages), methods=["GET"]),
         Route(THREAD + "/runs", api(create_run), methods=["POST"]),
         Route(THREAD + "/runs", api(list_runs), methods=["GET"]),
         Route(RUN, api(get_run), methods=["GET"]),
@@ -332,6 +419,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/requests", admin_clear_requests, methods=["DELETE"]),
         Route("/_emulator/threads/{thread_id}/runs:seed", admin_seed, methods=["POST"]),
         Route("/_emulator/latency", admin_latency, methods=["GET", "POST"]),
+        Route("/_emulator/streams", admin_streams, methods=["GET"]),
         Route("/_emulator/reset", admin_reset, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: invalid_url, 405: invalid_url})

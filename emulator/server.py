@@ -57,7 +57,7 @@ class EmulatorServer:
 def main(argv: Sequence[str] | None = None) -> None:
     """The `runs-emulator` command (also `python -m emulator`)."""
     parser = argparse.ArgumentParser(
-        prog="runs-emulator", description="In-memory OpenAI Assistants v1 REST API."
+        prog="runs-emulator", description="In-memory OpenAI Assistants v1 and v2 REST API."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not 0 <= args.latency_ms <= 60_000:
         parser.error("--latency-ms must be from 0 to 60000")
     keys = frozenset(args.api_keys) if args.api_keys else None
-    versions = frozenset({"v2"} if args.without_v1 else {"v1"})
+    versions = frozenset({"v2"} if args.without_v1 else {"v1", "v2"})
     latency = args.latency_ms / 1000
     config = EmulatorConfig(
         args.step_seconds, keys, versions, latency=latency, poll_after_ms=args.poll_after_ms

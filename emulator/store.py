@@ -1,15 +1,21 @@
-"""The emulator's in-memory model of Assistants v1: assistants, threads, runs, steps, the run lifecycle and
-cursor pagination. It knows nothing of HTTP: operations take and return REST-shaped dicts, and refuse bad
-input with `ApiError`, which `app.py` turns into an OpenAI error body.
+"""The emulator's in-memory model of the Assistants API (v1 and v2): assistants, threads, runs, steps, the
+messages runs write, the run lifecycle and cursor pagination. It knows nothing of HTTP: operations take
+REST-shaped dicts and return the internal objects (the union of both versions' fields, which
+`versions.render` cuts to a version's shape), and refuse bad input with `ApiError`, which `app.py` turns
+into an OpenAI error body. Operations take the version of the request where the versions accept different
+input.
 
 Runs advance lazily, whenever a request touches them, by the time elapsed: one transition per
 `step_seconds` (all pending transitions at once when it is 0), so tests are deterministic and idle runs
-cost nothing.
+cost nothing. A run being streamed records what each transition did as stream events (`RunState.events`),
+which `stream.py` sends.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import secrets
 import string
 import time
@@ -17,14 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.versions import ASSISTANT_REQUEST, RUN_DEFAULTS, RUN_REQUEST, SUBMIT_REQUEST, TOOL_TYPES
+
 JSON = dict[str, Any]
 ALPHABET = string.ascii_letters + string.digits
-RESTING = frozenset({"requires_action", "completed", "cancelled", "failed", "expired"})
+RESTING = frozenset({"requires_action", "completed", "cancelled", "failed", "expired", "incomplete"})
 CANCELLABLE = frozenset({"queued", "in_progress", "requires_action"})
-TOOL_TYPES = frozenset({"code_interpreter", "retrieval", "function"})
-RUN_FIELDS = frozenset(
-    {"assistant_id", "model", "instructions", "additional_instructions", "tools", "metadata"}
-)
+COMPLETION_TOKENS = 300
+"""What the emulated reply costs for `max_completion_tokens`: a run allowing fewer ends `incomplete`."""
+RANKER = "default_2024_08_21"
 SAMPLE_VALUES: dict[str, Any] = {
     "string": "example",
     "integer": 1,
@@ -118,6 +125,17 @@ class RunState:
     changed: float = field(default_factory=time.monotonic)
     submitted: bool = False
     function_step: JSON | None = None
+    events: list[tuple[str, JSON]] | None = None
+    """While streamed: (event name, snapshot of the object) for each change, in order; None otherwise."""
+
+    def emit(self, name: str, obj: JSON) -> None:
+        if self.events is not None:
+            self.events.append((name, copy.deepcopy(obj)))
+
+    def listen(self) -> list[tuple[str, JSON]]:
+        """Start recording events afresh (a stream begins) and return the list they go to."""
+        self.events = []
+        return self.events
 
 
 @dataclass
@@ -125,6 +143,7 @@ class Thread:
     obj: JSON
     runs: Listing = field(default_factory=Listing)
     states: dict[str, RunState] = field(default_factory=dict)
+    messages: Listing = field(default_factory=Listing)
 
 
 class Store:
@@ -138,8 +157,8 @@ class Store:
 
     # Assistants and threads: just enough for a demo to start from nothing.
 
-    def create_assistant(self, body: JSON) -> JSON:
-        _only(body, {"model", "name", "description", "instructions", "tools", "file_ids", "metadata"})
+    def create_assistant(self, body: JSON, version: str = "v1") -> JSON:
+        _only(body, ASSISTANT_REQUEST[version])
         if not isinstance(body.get("model"), str):
             raise ApiError(400, "Missing required parameter: 'model'.", param="model")
         assistant = {
@@ -150,9 +169,13 @@ class Store:
             "description": body.get("description"),
             "model": body["model"],
             "instructions": body.get("instructions"),
-            "tools": _tools(body.get("tools", [])),
+            "tools": _tools(body.get("tools", []), version),
             "file_ids": list(body.get("file_ids", [])),
             "metadata": _metadata(body.get("metadata", {})),
+            "tool_resources": body.get("tool_resources") or {},
+            "temperature": body.get("temperature", 1.0),
+            "top_p": body.get("top_p", 1.0),
+            "response_format": body.get("response_format", "auto"),
         }
         self.assistants[assistant["id"]] = assistant
         return assistant
@@ -168,6 +191,7 @@ class Store:
             "object": "thread",
             "created_at": now(),
             "metadata": _metadata(body.get("metadata", {})),
+            "tool_resources": body.get("tool_resources") or {},
         }
         self.threads[obj["id"]] = Thread(obj)
         return obj
@@ -179,28 +203,34 @@ class Store:
 
     # Runs.
 
-    def create_run(self, thread_id: str, body: JSON) -> JSON:
+    def create_run(self, thread_id: str, body: JSON, version: str = "v1", stream: bool = False) -> RunState:
+        """A new run (queued); with `stream`, recording its events from `thread.run.created` on."""
         thread = self.thread(thread_id)
-        _only(body, RUN_FIELDS)
+        _only(body, RUN_REQUEST[version])
         if not isinstance(body.get("assistant_id"), str):
             raise ApiError(400, "Missing required parameter: 'assistant_id'.", param="assistant_id")
         assistant = self.assistant(body["assistant_id"])
         instructions = body.get("instructions") or assistant["instructions"]
         if body.get("additional_instructions"):
             instructions = f"{instructions or ''}\n{body['additional_instructions']}".strip()
-        tools = _tools(body["tools"]) if body.get("tools") is not None else assistant["tools"]
-        state = self._add_run(
-            thread,
-            assistant,
-            {
-                "status": "queued",
-                "model": body.get("model") or assistant["model"],
-                "instructions": instructions,
-                "tools": tools,
-                "metadata": _metadata(body.get("metadata") or {}),
-            },
-        )
-        return state.obj
+        tools = _tools(body["tools"], version) if body.get("tools") is not None else assistant["tools"]
+        fields = {
+            "status": "queued",
+            "model": body.get("model") or assistant["model"],
+            "instructions": instructions,
+            "tools": tools,
+            "metadata": _metadata(body.get("metadata") or {}),
+        }
+        fields.update(_run_options(body))
+        messages = [_message(thread_id, m, i) for i, m in enumerate(body.get("additional_messages") or [])]
+        state = self._add_run(thread, assistant, fields)
+        for message in messages:
+            thread.messages.add(message)
+        if stream:
+            state.listen()
+            state.emit("thread.run.created", state.obj)
+            state.emit("thread.run.queued", state.obj)
+        return state
 
     def seed_runs(self, thread_id: str, count: int, assistant_id: str | None = None) -> JSON:
         """Add `count` completed runs to a thread at once (for list benchmarks)."""
@@ -249,6 +279,7 @@ class Store:
             "file_ids": list(assistant.get("file_ids", [])),
             "metadata": {},
             "usage": None,
+            **RUN_DEFAULTS,
         }
         obj.update(fields)
         state = RunState(obj, changed=self.clock())
@@ -283,11 +314,15 @@ class Store:
             raise ApiError(400, f"Cannot cancel run with status '{state.obj['status']}'.")
         state.obj.update(status="cancelling", required_action=None)
         state.changed = self.clock()
+        state.emit("thread.run.cancelling", state.obj)
         return state.obj
 
-    def submit_tool_outputs(self, thread_id: str, run_id: str, body: JSON) -> JSON:
+    def submit_tool_outputs(
+        self, thread_id: str, run_id: str, body: JSON, version: str = "v1", stream: bool = False
+    ) -> RunState:
+        """Resume a run waiting for tool outputs; with `stream`, recording its events from then on."""
         state = self.run(thread_id, run_id)
-        _only(body, {"tool_outputs"})
+        _only(body, SUBMIT_REQUEST[version])
         run = state.obj
         if run["status"] != "requires_action" or state.function_step is None:
             raise ApiError(400, f'Runs in status "{run["status"]}" do not accept tool outputs.')
@@ -310,7 +345,18 @@ class Store:
         _finish_step(state.function_step, "completed")
         run.update(status="queued", required_action=None)
         state.submitted, state.changed = True, self.clock()
-        return run
+        if stream:
+            state.listen()
+        state.emit("thread.run.step.completed", state.function_step)
+        state.emit("thread.run.queued", run)
+        return state
+
+    def advance(self, state: RunState) -> None:
+        """Bring a run to now (what a request touching it does)."""
+        self._advance(state)
+
+    def list_messages(self, thread_id: str, query: JSON) -> tuple[list[JSON], bool]:
+        return self.thread(thread_id).messages.page(query, "message")
 
     # Steps.
 
@@ -341,8 +387,10 @@ class Store:
             for step in state.steps.items:
                 if step["status"] == "in_progress":
                     step.update(status="cancelled", cancelled_at=now())
+            state.emit("thread.run.cancelled", run)
         elif status == "queued":
             run.update(status="in_progress", started_at=run["started_at"] or now())
+            state.emit("thread.run.in_progress", run)
         elif status == "in_progress":
             self._run_tools(state)
 
@@ -358,6 +406,9 @@ class Store:
                     _tool_step([{"id": new_id("call_"), "type": "retrieval", "retrieval": {}}]),
                     "completed",
                 )
+            for tool in run["tools"]:
+                if tool["type"] == "file_search":
+                    self._add_step(state, _tool_step([_search_call(tool)]), "completed")
             functions = [t["function"] for t in run["tools"] if t["type"] == "function"]
             if functions:
                 calls = [_function_call(f) for f in functions]
@@ -377,12 +428,43 @@ class Store:
                         "submit_tool_outputs": {"tool_calls": required},
                     },
                 )
+                state.emit("thread.run.requires_action", run)
                 return
-        message = {"type": "message_creation", "message_creation": {"message_id": new_id("msg_")}}
-        self._add_step(state, message, "completed")
+        self._reply(state)
+
+    def _reply(self, state: RunState) -> None:
+        """The message_creation step: the assistant's message, written in several deltas, then the end."""
+        run = state.obj
+        message = _assistant_message(run)
+        details = {"type": "message_creation", "message_creation": {"message_id": message["id"]}}
+        step = self._add_step(state, details, "in_progress")
+        self.threads[run["thread_id"]].messages.add(message)
+        state.emit("thread.message.created", message)
+        state.emit("thread.message.in_progress", message)
+        text = _reply_text(state)
+        for piece in re.findall(r"\S+\s*", text):
+            content = [{"index": 0, "type": "text", "text": {"value": piece, "annotations": []}}]
+            delta = {"id": message["id"], "object": "thread.message.delta", "delta": {"content": content}}
+            state.emit("thread.message.delta", delta)
+        message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+        short = run["max_completion_tokens"] is not None and run["max_completion_tokens"] < COMPLETION_TOKENS
+        if short:
+            message.update(
+                status="incomplete", incomplete_at=now(), incomplete_details={"reason": "max_tokens"}
+            )
+        else:
+            message.update(status="completed", completed_at=now())
+        state.emit(f"thread.message.{message['status']}", message)
+        _finish_step(step, "completed")
+        state.emit("thread.run.step.completed", step)
         usage = {"prompt_tokens": 100, "completion_tokens": 20 * len(state.steps.items)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         run.update(status="completed", completed_at=now(), expires_at=None, usage=usage)
+        if short:
+            run.update(
+                status="incomplete", completed_at=None, incomplete_details={"reason": "max_completion_tokens"}
+            )
+        state.emit(f"thread.run.{run['status']}", run)
 
     def _add_step(self, state: RunState, details: JSON, status: str) -> JSON:
         run = state.obj
@@ -404,9 +486,14 @@ class Store:
             "metadata": None,
             "usage": None,
         }
+        state.steps.add(step)
+        state.emit("thread.run.step.created", step)
+        state.emit("thread.run.step.in_progress", step)
+        for delta in _argument_deltas(step):
+            state.emit("thread.run.step.delta", delta)
         if status == "completed":
             _finish_step(step, status)
-        state.steps.add(step)
+            state.emit("thread.run.step.completed", step)
         return step
 
 
@@ -466,13 +553,156 @@ def _metadata(metadata: Any) -> JSON:
     return dict(metadata)
 
 
-def _tools(tools: Any) -> list[JSON]:
+def _search_call(tool: JSON) -> JSON:
+    options = tool["file_search"]
+    results = [
+        {
+            "file_id": new_id("file-"),
+            "file_name": f"notes-{n}.txt",
+            "score": round(0.9 - n / 10, 2),
+            "content": [{"type": "text", "text": f"Passage {n} of the emulator's notes."}],
+        }
+        for n in range(min(2, options.get("max_num_results", 20)))
+    ]
+    ranking = {"ranker": "default_2024_08_21", **options["ranking_options"]}
+    if ranking["ranker"] == "auto":
+        ranking["ranker"] = RANKER  # a call reports the ranker it used
+    return {
+        "id": new_id("call_"),
+        "type": "file_search",
+        "file_search": {"ranking_options": ranking, "results": results},
+    }
+
+
+def _argument_deltas(step: JSON) -> list[JSON]:
+    """A function call step's `thread.run.step.delta`s: each call named, then its arguments in two halves."""
+    deltas = []
+    for index, call in enumerate(step["step_details"].get("tool_calls") or []):
+        if call["type"] != "function":
+            continue
+        arguments = call["function"]["arguments"]
+        first = {"name": call["function"]["name"], "arguments": "", "output": None}
+        pieces = [
+            {"index": index, "id": call["id"], "type": "function", "function": first},
+            {"index": index, "type": "function", "function": {"arguments": arguments[: len(arguments) // 2]}},
+            {"index": index, "type": "function", "function": {"arguments": arguments[len(arguments) // 2 :]}},
+        ]
+        for piece in pieces:
+            details = {"type": "tool_calls", "tool_calls": [piece]}
+            deltas.append(
+                {"id": step["id"], "object": "thread.run.step.delta", "delta": {"step_details": details}}
+            )
+    return deltas
+
+
+def _message_object(thread_id: str, role: str, content: list[JSON], **fields: Any) -> JSON:
+    message: JSON = {
+        "id": new_id("msg_"),
+        "object": "thread.message",
+        "created_at": now(),
+        "thread_id": thread_id,
+        "role": role,
+        "content": content,
+        "assistant_id": None,
+        "run_id": None,
+        "file_ids": [],
+        "metadata": {},
+        "status": "completed",
+        "incomplete_details": None,
+        "completed_at": None,
+        "incomplete_at": None,
+        "attachments": [],
+    }
+    message.update(fields)
+    return message
+
+
+def _message(thread_id: str, request: Any, index: int) -> JSON:
+    """A message of a run's `additional_messages` (CreateMessageRequest)."""
+    where = f"additional_messages[{index}]"
+    if not isinstance(request, dict) or request.get("role") not in ("user", "assistant"):
+        raise ApiError(
+            400, f"Invalid value for '{where}.role': expected 'user' or 'assistant'.", param=f"{where}.role"
+        )
+    content = request.get("content")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": {"value": content, "annotations": []}}]
+    if not isinstance(content, list) or not all(isinstance(part, dict) for part in content):
+        raise ApiError(
+            400,
+            f"Invalid type for '{where}.content': expected a string or an array.",
+            param=f"{where}.content",
+        )
+    return _message_object(
+        thread_id,
+        request["role"],
+        content,
+        attachments=list(request.get("attachments") or []),
+        metadata=_metadata(request.get("metadata") or {}),
+    )
+
+
+def _assistant_message(run: JSON) -> JSON:
+    return _message_object(
+        run["thread_id"],
+        "assistant",
+        [],
+        assistant_id=run["assistant_id"],
+        run_id=run["id"],
+        status="in_progress",
+    )
+
+
+def _reply_text(state: RunState) -> str:
+    outputs = [
+        c["function"]["output"]
+        for c in (state.function_step or {}).get("step_details", {}).get("tool_calls", [])
+    ]
+    if outputs:
+        return f"The tools answered {', '.join(map(str, outputs))}, so that is the answer."
+    return "Hello from the emulator, here is the answer."
+
+
+def _run_options(body: JSON) -> JSON:
+    """The v2 settings a run request sets (absent from a v1 request, which refuses them)."""
+    options = {name: body[name] for name in RUN_DEFAULTS if body.get(name) is not None}
+    for name, lo, hi in (("temperature", 0, 2), ("top_p", 0, 1)):
+        value = options.get(name)
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not lo <= value <= hi
+        ):
+            raise ApiError(400, f"Invalid '{name}': expected a number from {lo} to {hi}.", param=name)
+    for name in ("max_prompt_tokens", "max_completion_tokens"):
+        value = options.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 256):
+            raise ApiError(400, f"Invalid '{name}': expected an integer of at least 256.", param=name)
+    if "parallel_tool_calls" in options and not isinstance(options["parallel_tool_calls"], bool):
+        raise ApiError(
+            400, "Invalid type for 'parallel_tool_calls': expected a boolean.", param="parallel_tool_calls"
+        )
+    if body.get("additional_messages") is not None and not isinstance(body["additional_messages"], list):
+        raise ApiError(
+            400, "Invalid type for 'additional_messages': expected an array.", param="additional_messages"
+        )
+    return options
+
+
+def _tools(tools: Any, version: str = "v1") -> list[JSON]:
     if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
         raise ApiError(400, "Invalid type for 'tools': expected an array of objects.", param="tools")
     if len(tools) > 20:
         raise ApiError(400, "Invalid 'tools': array too long. Expected at most 20.", param="tools")
     for index, tool in enumerate(tools):
-        if tool.get("type") not in TOOL_TYPES:
+        if version == "v2" and tool.get("type") == "retrieval":
+            # OpenAI's v2 answer to v1's retrieval tool, renamed file_search.
+            raise ApiError(
+                400,
+                f"Invalid value for 'tools[{index}].type': 'retrieval' is not supported in v2 of the "
+                "Assistants API; use 'file_search' instead.",
+                param=f"tools[{index}].type",
+                code="invalid_value",
+            )
+        if tool.get("type") not in TOOL_TYPES[version]:
             raise ApiError(
                 400,
                 f"Invalid value for 'tools[{index}].type': '{tool.get('type')}'.",
@@ -484,4 +714,28 @@ def _tools(tools: Any) -> list[JSON]:
                 f"Missing required parameter: 'tools[{index}].function.name'.",
                 param=f"tools[{index}].function.name",
             )
-    return [dict(t) for t in tools]
+    return [_tool(dict(t), index) if version == "v2" else dict(t) for index, t in enumerate(tools)]
+
+
+def _tool(tool: JSON, index: int) -> JSON:
+    """A v2 tool as OpenAI echoes it: `function.strict` and file_search's ranking options filled in."""
+    if tool["type"] == "function":
+        strict = tool["function"].get("strict")
+        if strict is not None and not isinstance(strict, bool):
+            where = f"tools[{index}].function.strict"
+            raise ApiError(400, f"Invalid type for '{where}': expected a boolean.", param=where)
+        tool["function"] = {**tool["function"], "strict": bool(strict)}
+    elif tool["type"] == "file_search":
+        options = dict(tool.get("file_search") or {})
+        limit = options.get("max_num_results")
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50
+        ):
+            where = f"tools[{index}].file_search.max_num_results"
+            raise ApiError(400, f"Invalid '{where}': expected an integer from 1 to 50.", param=where)
+        ranking = {"ranker": "auto", "score_threshold": 0.0, **(options.get("ranking_options") or {})}
+        if ranking["ranker"] not in ("auto", RANKER):
+            where = f"tools[{index}].file_search.ranking_options.ranker"
+            raise ApiError(400, f"Invalid value for '{where}': '{ranking['ranker']}'.", param=where)
+        tool["file_search"] = {**options, "ranking_options": ranking}
+    return tool

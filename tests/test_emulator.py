@@ -70,7 +70,7 @@ async def test_the_beta_header_is_required(rest: httpx.AsyncClient) -> None:
     response = await rest.post("/v1/threads", json={}, headers={"OpenAI-Beta": ""})
     assert response.status_code == 400
     error = response.json()["error"]
-    assert "OpenAI-Beta: assistants=v1" in error["message"]
+    assert "OpenAI-Beta: assistants=v2" in error["message"]
     assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_beta")
     unknown = await rest.post("/v1/threads", json={}, headers={"OpenAI-Beta": "assistants=v9"})
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "invalid_beta")
