@@ -146,6 +146,8 @@ class Watches:
         """End every watch now with `ShuttingDown` (after what each has sent) and refuse new ones."""
         self._closed = True
         for loop in self._loops.values():
+            if loop.finished:
+                continue  # its watchers are sending its end already
             if loop.task is not None:
                 loop.task.cancel()
             loop.error, loop.finished = ShuttingDown("the gateway is shutting down: watch again"), True
