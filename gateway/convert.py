@@ -31,6 +31,7 @@ from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
@@ -113,14 +114,18 @@ class Field(NamedTuple):
     """What conversion needs to know of one field."""
 
     repeated: bool
-    kind: str  # SCALAR, ENUM, MESSAGE, STRINGS (map<string, string>) or OBJECT (a Struct: any JSON object)
+    kind: str  # SCALAR, ENUM, MESSAGE, STRINGS (map<string, string>), OBJECT (a Struct) or TWIN (its text)
     enum: EnumDescriptor | None
     schema: Schema
-    twin: str | None = None  # for a Struct: the name of its JSON-text twin field, if it has one
+    twin: str | None = None  # of an OBJECT: its TWIN field, if it has one; of a TWIN: its OBJECT field
 
 
-SCALAR, ENUM, MESSAGE, STRINGS, OBJECT = "scalar", "enum", "message", "strings", "object"
+SCALAR, ENUM, MESSAGE, STRINGS, OBJECT, TWIN = "scalar", "enum", "message", "strings", "object", "twin"
 Schema = dict[str, Field]
+
+
+def _is_struct(field: Any) -> bool:
+    return field is not None and field.message_type is not None and field.message_type.full_name == _STRUCT
 
 
 @cache
@@ -133,9 +138,13 @@ def _schema(descriptor: Descriptor) -> Schema:
             kind, enum = ENUM, field.enum_type
         elif field.message_type is not None and field.message_type.GetOptions().map_entry:
             kind, repeated = STRINGS, False  # the protos' only maps are metadata, map<string, string>
-        elif field.message_type is not None and field.message_type.full_name == _STRUCT:
+        elif _is_struct(field):
             kind = OBJECT
             twin = field.name + _TWIN if field.name + _TWIN in descriptor.fields_by_name else None
+        elif field.name.endswith(_TWIN) and _is_struct(
+            descriptor.fields_by_name.get(field.name[: -len(_TWIN)])
+        ):
+            kind, twin = TWIN, field.name[: -len(_TWIN)]
         elif field.message_type is not None:
             kind, sub = MESSAGE, _schema(field.message_type)
         schema[field.name] = Field(repeated, kind, enum, sub, twin)
@@ -148,8 +157,8 @@ def _arguments(data: Any, schema: Schema) -> JSON:
     arguments = {}
     for name, value in data.items():
         field = schema.get(name)
-        if field is None or value is None:
-            continue  # a field this version does not know, or REST null: absent
+        if field is None or value is None or field.kind is TWIN:
+            continue  # a field this version does not know (a twin is no REST field), or REST null: absent
         if field.kind is SCALAR:
             arguments[name] = value
             continue
@@ -221,8 +230,9 @@ def _refuses(message_class: type[Message], arguments: JSON) -> bool:
 
 WRONG_TYPE = "a value of the wrong JSON type"
 _JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
-_EXPECTED = {1: "a number", 2: "a number", 3: "a number", 4: "a number", 5: "a number", 6: "a number"}
-_EXPECTED.update({7: "a boolean", 9: "a string"})  # keys: FieldDescriptor.CPPTYPE_*
+_NUMBERS = ("INT32", "INT64", "UINT32", "UINT64", "DOUBLE", "FLOAT")
+_EXPECTED = {getattr(FieldDescriptor, f"CPPTYPE_{kind}"): "a number" for kind in _NUMBERS}
+_EXPECTED |= {FieldDescriptor.CPPTYPE_BOOL: "a boolean", FieldDescriptor.CPPTYPE_STRING: "a string"}
 
 
 def _mismatch(field: Any, value: Any) -> str:
@@ -249,9 +259,9 @@ def _restify(value: Any, schema: Schema | None) -> Any:
         field = schema[key]
         if field.kind is OBJECT and field.twin and value.get(field.twin):
             continue  # the JSON text stands for it (validation allows only one of the two)
-        if key.endswith(_TWIN) and schema.get(key.removesuffix(_TWIN), field).twin == key:
+        if field.kind is TWIN:
             if item:  # a twin is never a REST field: its text goes out under its Struct's name
-                body[key.removesuffix(_TWIN)] = RawJSON(item)
+                body[field.twin] = RawJSON(item)
             continue
         body[key] = _restify_field(field, item)
     return body

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from google.protobuf.descriptor import MethodDescriptor
@@ -19,7 +19,7 @@ from runs_gateway.assistants.v1 import runs_service_pb2
 
 from gateway import convert, pagination, validate
 from gateway.errors import ResponseTooLarge, UpstreamError, UpstreamProtocolError
-from gateway.routes import ROUTES, WATCHES, Route
+from gateway.routes import LARGEST_PAGE, ROUTES, WATCHES, Route
 from gateway.upstream import CallOptions, Upstream
 from gateway.watch import CREDENTIALS, Target, Watches
 
@@ -43,7 +43,7 @@ BINDINGS: dict[str, Binding] = {
     method.name: _bind(method) for method in SERVICE.methods if method.name in ROUTES
 }
 """RPC name → its route and response class, for every method of RunsService that calls one route."""
-STEPS_PAGE: dict[str, str | int] = {"limit": 100, "order": "asc"}
+STEPS_PAGE: dict[str, str | int] = {**dict(LARGEST_PAGE), "order": "asc"}
 """How a watch lists a run's steps: the largest pages, oldest first."""
 
 
@@ -170,7 +170,7 @@ class Gateway:
 
     @staticmethod
     def _response(binding: Binding, data: dict[str, Any] | list[Any]) -> Message:
-        wrapped: dict[str, Any] = {binding.route.result: data} if binding.route.result else dict(data)
+        wrapped = {binding.route.result: data} if binding.route.result else cast(dict[str, Any], data)
         try:
             return convert.to_message(wrapped, binding.response)
         except convert.ConversionError as exc:

@@ -18,7 +18,7 @@ RESOURCE_TYPES = {"thread_id": "thread", "run_id": "run", "step_id": "run_step"}
 
 LIST_QUERY = ("limit", "order", "after", "before")
 """The query parameters of the REST list endpoints (cursor pagination)."""
-LARGEST_PAGE = (("limit", 100),)
+LARGEST_PAGE = (("limit", 100),)  # the API's maximum
 """A stream asks for the API's largest page unless the client chose: the same items, 5x fewer round trips
 than the default page of 20."""
 

@@ -120,21 +120,18 @@ class Upstream:
         options: CallOptions,
         *,
         params: Mapping[str, str | int] | None = None,
-        json: Any = None,
         content: bytes | None = None,
         route: str = "",
     ) -> dict[str, Any]:
         """Make a REST call (retried as `retry.py` allows) and return its JSON object; raise UpstreamError
         for an HTTP error answer, or the transport error when no answer came.
 
-        The body is `json`, encoded here, or `content`, JSON text already encoded (sent as it is).
+        `content` is the JSON body, already encoded (`convert.encode`), sent as it is.
 
         Each attempt is bounded by the client's deadline (or the default timeout) as a whole, not per read;
         no retry starts when its wait would end past the deadline. `route` is the path template, for metrics.
         """
         headers = self._headers(options)
-        if json is not None:
-            content = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         if content is not None:
             headers["content-type"] = "application/json"
         safe = retry.is_safe(method, headers)

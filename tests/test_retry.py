@@ -20,6 +20,7 @@ from gateway.retry import RetryPolicy, is_safe, retry_after, retryable_error, re
 from gateway.upstream import CallOptions, Upstream
 
 FAST = RetryPolicy(initial_delay=0.01, max_delay=0.02)
+CREATE_BODY = b'{"assistant_id":"a"}'
 REQUEST = httpx.Request("GET", "http://upstream.test/v1")
 
 
@@ -168,7 +169,7 @@ async def test_a_create_run_that_may_have_acted_is_never_repeated(
 ) -> None:
     flaky = Flaky(failure)
     with pytest.raises((UpstreamError, httpx.TransportError)):
-        await upstream(flaky).request("POST", "/threads/t/runs", CallOptions(), json={"assistant_id": "a"})
+        await upstream(flaky).request("POST", "/threads/t/runs", CallOptions(), content=CREATE_BODY)
     assert len(flaky.requests) == 1
 
 
@@ -177,7 +178,7 @@ async def test_a_create_run_the_upstream_did_not_act_on_is_retried(
     failure: int | type[httpx.TransportError],
 ) -> None:
     flaky = Flaky(failure)
-    data = await upstream(flaky).request("POST", "/threads/t/runs", CallOptions(), json={"assistant_id": "a"})
+    data = await upstream(flaky).request("POST", "/threads/t/runs", CallOptions(), content=CREATE_BODY)
     assert data["id"] == "run_1"
     assert [r.method for r in flaky.requests] == ["POST", "POST"]
     assert flaky.requests[0].content == flaky.requests[1].content
@@ -186,7 +187,7 @@ async def test_a_create_run_the_upstream_did_not_act_on_is_retried(
 async def test_a_keyed_post_is_retried_and_keeps_its_key() -> None:
     flaky = Flaky(500, 503)
     options = CallOptions(headers={"idempotency-key": "create-42"})
-    await upstream(flaky).request("POST", "/threads/t/runs", options, json={"assistant_id": "a"})
+    await upstream(flaky).request("POST", "/threads/t/runs", options, content=CREATE_BODY)
     assert [r.headers["idempotency-key"] for r in flaky.requests] == ["create-42"] * 3
 
 
