@@ -18,6 +18,10 @@ added to the protos needs no code here:
   schema) are doubles in protobuf; integral ones are sent as JSON integers again, so `{"maxItems": 3}` does
   not reach the upstream as `3.0`, and its keys are sent sorted (a Struct has no order; sorted, the body
   is the same from every gateway process).
+- String-or-object unions (`tool_choice`: "auto" or {"type": "function", ...}): a message whose only fields
+  are a oneof of an enum and a message. A JSON string fills the enum, an object the message; back in REST,
+  whichever is set is sent as a string or an object.
+- An enum left at its zero value (`*_UNSPECIFIED`) in a request is not sent: the upstream default applies.
 - Free-form JSON twins: a Struct field `x` with a string field `x_json` beside it carries the same JSON as
   text. REST → proto fills both; proto → REST sends the text, when set, exactly as the client wrote it
   (`RawJSON`, spliced into the body by `encode`), so key order, large integers and `1.0` survive.
@@ -114,13 +118,18 @@ class Field(NamedTuple):
     """What conversion needs to know of one field."""
 
     repeated: bool
-    kind: str  # SCALAR, ENUM, MESSAGE, STRINGS (map<string, string>), OBJECT (a Struct) or TWIN (its text)
+    kind: (
+        str  # SCALAR, ENUM, MESSAGE, STRINGS (map<string, string>), OBJECT (a Struct), TWIN (its text), UNION
+    )
     enum: EnumDescriptor | None
     schema: Schema
     twin: str | None = None  # of an OBJECT: its TWIN field, if it has one; of a TWIN: its OBJECT field
+    forms: tuple[str, str] = ("", "")  # of a UNION: its enum field (the string form), its message field
 
 
-SCALAR, ENUM, MESSAGE, STRINGS, OBJECT, TWIN = "scalar", "enum", "message", "strings", "object", "twin"
+SCALAR, ENUM, MESSAGE, STRINGS, OBJECT, TWIN, UNION = (
+    "scalar", "enum", "message", "strings", "object", "twin", "union",
+)  # fmt: skip
 Schema = dict[str, Field]
 
 
@@ -145,10 +154,25 @@ def _schema(descriptor: Descriptor) -> Schema:
             descriptor.fields_by_name.get(field.name[: -len(_TWIN)])
         ):
             kind, twin = TWIN, field.name[: -len(_TWIN)]
+        elif field.message_type is not None and (forms := _union_forms(field.message_type)):
+            sub = _schema(field.message_type)
+            schema[field.name] = Field(repeated, UNION, sub[forms[0]].enum, sub, None, forms)
+            continue
         elif field.message_type is not None:
             kind, sub = MESSAGE, _schema(field.message_type)
         schema[field.name] = Field(repeated, kind, enum, sub, twin)
     return schema
+
+
+def _union_forms(descriptor: Descriptor) -> tuple[str, str] | None:
+    """(enum field, message field) of a string-or-object union: a message whose fields are one oneof of an
+    enum and a message; None for any other message."""
+    oneofs = descriptor.oneofs
+    if len(oneofs) != 1 or len(descriptor.fields) != 2 or len(oneofs[0].fields) != 2:
+        return None
+    enums = [f.name for f in descriptor.fields if f.enum_type is not None]
+    messages = [f.name for f in descriptor.fields if f.message_type is not None]
+    return (enums[0], messages[0]) if len(enums) == len(messages) == 1 else None
 
 
 def _arguments(data: Any, schema: Schema) -> JSON:
@@ -192,11 +216,22 @@ def _argument(field: Field, value: Any) -> Any:
         return _rest_numbers(field.enum).get(value, 0)
     if field.kind is MESSAGE:
         return _arguments(value, field.schema)
+    if field.kind is UNION:
+        return _union_argument(field, value)
     if not isinstance(value, dict):  # STRINGS or OBJECT
         raise ConversionError(f"expected an object, got {_json_type(value)}")
     if field.kind is STRINGS and not all(type(item) is str for item in value.values()):
         return {key: item if type(item) is str else json_text(item) for key, item in value.items()}
     return value
+
+
+def _union_argument(field: Field, value: Any) -> JSON:
+    string_form, object_form = field.forms
+    if isinstance(value, str):
+        return {string_form: _rest_numbers(field.enum).get(value, 0)}
+    if isinstance(value, dict):
+        return {object_form: _arguments(value, field.schema[object_form].schema)}
+    raise ConversionError(f"expected a string or an object, got {_json_type(value)}")
 
 
 def _refused(arguments: JSON, message_class: type[Message]) -> tuple[tuple[str, ...], str]:
@@ -259,6 +294,13 @@ def _restify(value: Any, schema: Schema | None) -> Any:
         field = schema[key]
         if field.kind is OBJECT and field.twin and value.get(field.twin):
             continue  # the JSON text stands for it (validation allows only one of the two)
+        if field.kind is ENUM and item == _zero_name(field.enum):
+            continue  # not set: the upstream default applies
+        if field.kind is UNION:
+            chosen = _restify_union(field, item)
+            if chosen is not None:
+                body[key] = chosen
+            continue
         if field.kind is TWIN:
             if item:  # a twin is never a REST field: its text goes out under its Struct's name
                 body[field.twin] = RawJSON(item)
@@ -277,6 +319,19 @@ def _restify_field(field: Field, value: Any) -> Any:
     if field.kind is MESSAGE:
         return _restify(value, field.schema)
     return _restify(value, None) if field.kind is OBJECT else value
+
+
+def _restify_union(field: Field, value: JSON) -> Any:
+    """The REST string or object of a union from MessageToDict; None when neither form is set."""
+    string_form, object_form = field.forms
+    if object_form in value:
+        return _restify(value[object_form], field.schema[object_form].schema)
+    mode = value.get(string_form)
+    return None if mode is None or mode == _zero_name(field.enum) else _enum_name_to_rest(field.enum, mode)
+
+
+def _zero_name(enum: EnumDescriptor) -> str:
+    return enum.values_by_number[0].name  # type: ignore[no-any-return]
 
 
 def _encode(value: Any) -> str:

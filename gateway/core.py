@@ -1,48 +1,67 @@
 """The gateway core: turns an RPC's request message into its REST call and the answer into response messages.
 
-It knows the route table, the converter, the upstream client and pagination, and nothing of gRPC: the
-servicer hands it an RPC name, a request message and `CallOptions`, and maps what it raises to a status.
+It knows the route tables of every version of the API (`routes.APIS`), the converter, the upstream client
+and pagination, and nothing of gRPC: the servicer hands it an RPC's method path
+(`/runs_gateway.assistants.v2.RunsService/GetRun`), a request message and `CallOptions`, and maps what it
+raises to a status. One machinery serves every version; what differs between them is data.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
+import json
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote
 
-from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
-from runs_gateway.assistants.v1 import runs_service_pb2
+from runs_gateway.assistants.v1 import runs_service_pb2 as _v1  # noqa: F401  (registers the v1 service)
+from runs_gateway.assistants.v2 import runs_service_pb2 as _v2  # noqa: F401  (registers the v2 service)
 
 from gateway import convert, pagination, validate
 from gateway.errors import ResponseTooLarge, UpstreamError, UpstreamProtocolError
-from gateway.routes import LARGEST_PAGE, ROUTES, WATCHES, Route
+from gateway.routes import APIS, LARGEST_PAGE, UNKNOWN_EVENT_FIELD, Api, Route, Watch, query_field
 from gateway.upstream import CallOptions, Upstream
 from gateway.watch import CREDENTIALS, Target, Watches
 
-SERVICE = runs_service_pb2.DESCRIPTOR.services_by_name["RunsService"]
+
+def service(api: Api) -> ServiceDescriptor:
+    """The gRPC service descriptor of a version of the API."""
+    return descriptor_pool.Default().FindServiceByName(api.service)
+
+
+def method_path(api: Api, rpc: str) -> str:
+    """The gRPC method path of an RPC of a version: `/runs_gateway.assistants.v1.RunsService/GetRun`."""
+    return f"/{api.service}/{rpc}"
 
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """A route bound to the message class its RPC answers with."""
+    """An RPC of one version bound to its route (or watch), its response class and its version's headers."""
 
+    api: Api
     route: Route
     response: type[Message]
     streaming: bool
+    headers: Mapping[str, str]
+    watch: Watch | None = None
 
 
-def _bind(method: MethodDescriptor) -> Binding:
-    return Binding(ROUTES[method.name], GetMessageClass(method.output_type), method.server_streaming)
+def _bind(api: Api, method: MethodDescriptor) -> Binding:
+    watch = api.watches.get(method.name)
+    route = watch.poll if watch is not None else api.routes[method.name]
+    headers = {"OpenAI-Beta": api.beta}
+    return Binding(api, route, GetMessageClass(method.output_type), method.server_streaming, headers, watch)
 
 
 BINDINGS: dict[str, Binding] = {
-    method.name: _bind(method) for method in SERVICE.methods if method.name in ROUTES
+    method_path(api, method.name): _bind(api, method) for api in APIS for method in service(api).methods
 }
-"""RPC name → its route and response class, for every method of RunsService that calls one route."""
+"""gRPC method path → its binding, for every method of every version's RunsService."""
 STEPS_PAGE: dict[str, str | int] = {**dict(LARGEST_PAGE), "order": "asc"}
 """How a watch lists a run's steps: the largest pages, oldest first."""
 
@@ -52,7 +71,7 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 class Gateway:
-    """Serves the RPCs of RunsService by calling the REST API through `upstream`.
+    """Serves the RPCs of every version of RunsService by calling the REST API through `upstream`.
 
     A response message larger than `max_message_bytes` is refused with a message saying what to do
     instead, rather than left to fail in the client's receive limit with no hint.
@@ -66,32 +85,48 @@ class Gateway:
         self.watches = Watches(self._poll, self._watched, watch_interval)
 
     async def call(self, rpc: str, request: Message, options: CallOptions) -> Message:
-        """Serve a unary RPC: one REST call (retries aside), its answer as the response message."""
+        """Serve a unary RPC (by its method path): one REST call (retries aside), its answer as the
+        response message."""
         binding = BINDINGS[rpc]
         route = binding.route
         path, params, body = _prepare(route, request)
         with _addressing(route, request):
             data = await self.upstream.request(
-                route.method, path, options, params=params, content=body, route=route.path
+                route.method,
+                path,
+                options,
+                params=params,
+                content=body,
+                route=route.path,
+                headers=binding.headers,
             )
         return self._checked(self._response(binding, data))
 
     async def stream(self, rpc: str, request: Message, options: CallOptions) -> AsyncGenerator[Message, None]:
-        """Serve a server-streaming RPC. A list: every item of every page, in order, a message per page (a
-        page too large for one message as several). A watch: the resource as it changes, until it ends."""
-        if rpc in WATCHES:
-            async with aclosing(self._watch(rpc, request, options)) as changes:
-                async for change in changes:
-                    yield change
-            return
+        """Serve a server-streaming RPC (by its method path). A list: every item of every page, in order, a
+        message per page (a page too large for one message as several). A watch: the resource as it
+        changes, until it ends. A streamed run: a message per server-sent event, until the upstream's end."""
         binding = BINDINGS[rpc]
+        if binding.watch is not None:
+            changes = self._watch(rpc, binding, request, options)
+        elif binding.route.events:
+            changes = self._events(binding, request, options)
+        else:
+            changes = self._list(binding, request, options)
+        async with aclosing(changes):
+            async for change in changes:
+                yield change
+
+    async def _list(
+        self, binding: Binding, request: Message, options: CallOptions
+    ) -> AsyncGenerator[Message, None]:
         route = binding.route
         path, params, _ = _prepare(route, request)
 
         async def fetch(after: str | None) -> dict[str, Any]:
             page_params = params if after is None else {**params, "after": after}
             return await self.upstream.request(
-                route.method, path, options, params=page_params, route=route.path
+                route.method, path, options, params=page_params, route=route.path, headers=binding.headers
             )
 
         pages = pagination.prefetched(pagination.pages(fetch, getattr(request, "after") or None))
@@ -102,8 +137,41 @@ class Gateway:
                     for message in self._split(self._response(binding, items), route.result or ""):
                         yield message
 
-    async def _watch(self, rpc: str, request: Message, options: CallOptions) -> AsyncGenerator[Message, None]:
-        watch = WATCHES[rpc]
+    async def _events(
+        self, binding: Binding, request: Message, options: CallOptions
+    ) -> AsyncGenerator[Message, None]:
+        route = binding.route
+        path, params, body = _prepare(route, request)
+        events = self.upstream.events(
+            route.method,
+            path,
+            options,
+            params=params,
+            content=body,
+            route=route.path,
+            headers=binding.headers,
+        )
+        with _addressing(route, request):
+            async with aclosing(events):
+                async for name, data in events:
+                    yield self._checked(self._event(binding, name, data))
+
+    @staticmethod
+    def _event(binding: Binding, name: str, data: str) -> Message:
+        """The message of one server-sent event: its data converted into the field its name calls for, or,
+        for an event this version does not know, as JSON text."""
+        field = binding.api.events.get(name)
+        if field is None:
+            return binding.response(event=name, **{UNKNOWN_EVENT_FIELD: data})
+        try:
+            return convert.to_message({"event": name, field: json.loads(data)}, binding.response)
+        except ValueError as exc:  # ConversionError is one, and so is a JSONDecodeError
+            raise UpstreamProtocolError(f"upstream event {name} does not match the API: {exc}") from exc
+
+    async def _watch(
+        self, rpc: str, binding: Binding, request: Message, options: CallOptions
+    ) -> AsyncGenerator[Message, None]:
+        watch = cast(Watch, binding.watch)
         validate.validate(watch.poll, request)
         parts = _path(watch.parts, request) if getattr(request, "include_steps") else None
         credentials = tuple(options.headers.get(name) for name in CREDENTIALS)
@@ -115,8 +183,11 @@ class Gateway:
 
     async def _poll(self, target: Target, options: CallOptions) -> tuple[dict[str, Any], list[Any] | None]:
         """One look at a watched resource: it, then the list of its parts when they are wanted."""
-        watch = WATCHES[target.rpc]
-        resource = await self.upstream.request("GET", target.path, options, route=watch.poll.path)
+        binding = BINDINGS[target.rpc]
+        watch, headers = cast(Watch, binding.watch), binding.headers
+        resource = await self.upstream.request(
+            "GET", target.path, options, route=watch.poll.path, headers=headers
+        )
         if target.parts is None:
             return resource, None
         parts_path = target.parts
@@ -124,16 +195,15 @@ class Gateway:
         async def fetch(after: str | None) -> dict[str, Any]:
             params = STEPS_PAGE if after is None else {**STEPS_PAGE, "after": after}
             return await self.upstream.request(
-                "GET", parts_path, options, params=params, route=watch.parts.path
+                "GET", parts_path, options, params=params, route=watch.parts.path, headers=headers
             )
 
         return resource, [item async for page in pagination.fresh(pagination.pages(fetch)) for item in page]
 
     @staticmethod
     def _watched(target: Target, kind: str, rest: dict[str, Any]) -> Message:
-        response = GetMessageClass(SERVICE.methods_by_name[target.rpc].output_type)
         try:
-            return convert.to_message({kind: rest}, response)
+            return convert.to_message({kind: rest}, BINDINGS[target.rpc].response)
         except convert.ConversionError as exc:
             raise UpstreamProtocolError(f"upstream object does not match the API: {exc}") from exc
 
@@ -195,10 +265,13 @@ def _addressing(route: Route, request: Message) -> Iterator[None]:
         raise
 
 
-def _prepare(route: Route, request: Message) -> tuple[str, dict[str, str | int], bytes | None]:
+def _prepare(route: Route, request: Message) -> tuple[str, dict[str, Any], bytes | None]:
     """Validate `request`, then build its REST path, query parameters and JSON body (None: no body)."""
     validate.validate(route, request)
-    body = convert.encode(convert.to_rest(request, route.body, route.always)) if route.body else None
+    body = None
+    if route.body:
+        rest = convert.to_rest(request, route.body, route.always)
+        body = convert.encode({**rest, "stream": True} if route.events else rest)
     return _path(route, request), _query(route, request), body
 
 
@@ -208,12 +281,15 @@ def _path(route: Route, request: Message) -> str:
     return route.path.format(**values)
 
 
-def _query(route: Route, request: Message) -> dict[str, str | int]:
-    params: dict[str, str | int] = dict(route.defaults)
+def _query(route: Route, request: Message) -> dict[str, Any]:
+    params: dict[str, Any] = dict(route.defaults)
     for name in route.query:
-        value = getattr(request, name)
+        value = getattr(request, query_field(name))
         if not value:
-            continue  # proto3 zero values mean "not set": the upstream default applies
-        field = request.DESCRIPTOR.fields_by_name[name]
-        params[name] = convert.enum_to_rest(field.enum_type, value) if field.enum_type else value
+            continue  # proto3 zero values (and empty lists) mean "not set": the upstream default applies
+        field = request.DESCRIPTOR.fields_by_name[query_field(name)]
+        if field.is_repeated:
+            params[name] = list(value)
+        else:
+            params[name] = convert.enum_to_rest(field.enum_type, value) if field.enum_type else value
     return params

@@ -101,9 +101,12 @@ class UpstreamError(GatewayError):
         request_id: str | None = None,
         retry_after: float | None = None,
         api_error: bool = True,
+        in_stream: bool = False,
     ) -> None:
         super().__init__(message)
         self.api_error = api_error
+        self.in_stream = in_stream
+        """From an `error` event of a streamed answer: `status` is the one errors of its type come with."""
         self.status = status
         self.message = message
         self.type = type
@@ -188,6 +191,20 @@ class UpstreamProtocolError(GatewayError):
     reason = "UPSTREAM_PROTOCOL_ERROR"
 
 
+class StreamBroken(GatewayError):
+    """The upstream's event stream ended (or its connection broke) before its `done` event."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "UPSTREAM_STREAM_BROKEN"
+
+    def __init__(self, events: int) -> None:
+        super().__init__(
+            f"the upstream's event stream broke off after {events} events, before its end; the run may go on "
+            "upstream: look it up (GetRun, ListRuns) rather than create it again"
+        )
+        self.events = events
+
+
 class DeadlineExceeded(GatewayError):
     """The client's deadline passed before the upstream answered."""
 
@@ -267,7 +284,8 @@ def rich_status(exc: Exception, request_id: str | None = None) -> grpc.Status:
 def _info(exc: Exception) -> dict[str, str]:
     if not isinstance(exc, UpstreamError):
         return {}
-    info = {"httpStatus": str(exc.status), "type": exc.type, "code": exc.error_code, "param": exc.param}
+    info = {"type": exc.type, "code": exc.error_code, "param": exc.param}
+    info = {"event": "error", **info} if exc.in_stream else {"httpStatus": str(exc.status), **info}
     return {key: value for key, value in info.items() if value}
 
 

@@ -1,14 +1,17 @@
-"""The REST route of every RPC of RunsService, as data.
+"""The REST route of every RPC of each version of RunsService, as data.
 
 Each entry says which HTTP method and path an RPC calls, which request fields fill the path, the query and
-the JSON body, and which field of the response message holds the REST object; `WATCHES` says which routes a
-watching RPC polls. The machinery that applies a route is written once, in `core.py` (and `watch.py`);
-`tests/test_routes.py` checks that these tables and the service descriptor agree both ways.
+the JSON body, which field of the response message holds the REST object, and whether the call answers a
+stream of server-sent events; `WATCHES` says which routes a watching RPC polls. A version of the REST API is
+an `Api`: its gRPC service, its `OpenAI-Beta` header, its routes and watches (and for streamed runs, which
+event carries which message). The machinery that applies them is written once, in `core.py` (and
+`watch.py`); `tests/test_routes.py` checks that these tables and each service descriptor agree both ways.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -30,8 +33,11 @@ class Route:
     `path` is relative to the upstream base URL (which ends in `/v1`); its `{placeholders}` name request
     fields. `result` names the response field that receives the REST object (for a stream: the repeated
     field of each streamed message that receives a page's items); None means the REST object is the
-    response itself (a list page). `always` lists body fields sent even when empty; `defaults`, query
-    parameters sent when the request leaves them unset.
+    response itself (a list page), or, with `events`, that each server-sent event is a message. `query`
+    names REST query parameters, each filled by the request field of the same name; a name ending in `[]`
+    (`include[]`) is a repeated field sent as one parameter per value. `always` lists body fields sent even
+    when empty; `defaults`, query parameters sent when the request leaves them unset. `events`: the call
+    sends `"stream": true` and answers server-sent events, one message each.
     """
 
     method: str
@@ -41,6 +47,7 @@ class Route:
     body: tuple[str, ...] = ()
     always: tuple[str, ...] = ()
     defaults: tuple[tuple[str, str | int], ...] = ()
+    events: bool = False
     path_params: tuple[str, ...] = field(init=False)
     resources: tuple[tuple[str, str], ...] = field(init=False)
     """(type, name template) of each resource the path names, outermost first: `("run",
@@ -55,17 +62,19 @@ class Route:
         object.__setattr__(self, "resources", resources)
 
 
+def query_field(parameter: str) -> str:
+    """The request field that fills a query parameter: `include[]` → `include`."""
+    return parameter.removesuffix("[]")
+
+
 _RUNS = "/threads/{thread_id}/runs"
 _RUN = _RUNS + "/{run_id}"
 _STEPS = _RUN + "/steps"
 
+_CREATE_RUN = ("assistant_id", "model", "instructions", "additional_instructions", "tools", "metadata")
+
 ROUTES: dict[str, Route] = {
-    "CreateRun": Route(
-        "POST",
-        _RUNS,
-        "run",
-        body=("assistant_id", "model", "instructions", "additional_instructions", "tools", "metadata"),
-    ),
+    "CreateRun": Route("POST", _RUNS, "run", body=_CREATE_RUN),
     "GetRun": Route("GET", _RUN, "run"),
     # ModifyRun exists to set metadata: an empty map is sent as {} (clear), never dropped.
     "ModifyRun": Route("POST", _RUN, "run", body=("metadata",), always=("metadata",)),
@@ -77,7 +86,7 @@ ROUTES: dict[str, Route] = {
     "ListRunSteps": Route("GET", _STEPS, "run_steps", query=LIST_QUERY, defaults=LARGEST_PAGE),
     "ListRunStepsPage": Route("GET", _STEPS, None, query=LIST_QUERY),
 }
-"""RPC name → its REST route."""
+"""RPC name → its REST route, in v1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,4 +100,63 @@ class Watch:
 WATCHES: dict[str, Watch] = {
     "WatchRun": Watch(ROUTES["GetRun"], ROUTES["ListRunSteps"]),
 }
-"""RPC name → what it polls, for the RPCs that follow a resource rather than call one route."""
+"""RPC name → what it polls, for the RPCs that follow a resource rather than call one route (v1)."""
+
+_INCLUDE = ("include[]",)
+_CREATE_RUN_V2 = (
+    *_CREATE_RUN, "additional_messages", "reasoning_effort", "temperature", "top_p", "max_prompt_tokens",
+    "max_completion_tokens", "truncation_strategy", "tool_choice", "parallel_tool_calls", "response_format",
+)  # fmt: skip
+_SUBMIT = ROUTES["SubmitToolOutputs"]
+
+ROUTES_V2: dict[str, Route] = {
+    **ROUTES,
+    "CreateRun": Route("POST", _RUNS, "run", query=_INCLUDE, body=_CREATE_RUN_V2),
+    "GetRunStep": Route("GET", _STEPS + "/{step_id}", "run_step", query=_INCLUDE),
+    "ListRunSteps": Route("GET", _STEPS, "run_steps", query=LIST_QUERY + _INCLUDE, defaults=LARGEST_PAGE),
+    "ListRunStepsPage": Route("GET", _STEPS, None, query=LIST_QUERY + _INCLUDE),
+    "CreateRunStream": Route("POST", _RUNS, None, query=_INCLUDE, body=_CREATE_RUN_V2, events=True),
+    "SubmitToolOutputsStream": Route("POST", _SUBMIT.path, None, body=_SUBMIT.body, events=True),
+}
+"""RPC name → its REST route, in v2: v1's, with v2's request fields, and the streamed runs."""
+
+WATCHES_V2: dict[str, Watch] = {"WatchRun": Watch(ROUTES_V2["GetRun"], ROUTES_V2["ListRunSteps"])}
+
+_RUN_EVENTS = (
+    "created", "queued", "in_progress", "requires_action", "completed", "incomplete", "failed", "cancelling",
+    "cancelled", "expired",
+)  # fmt: skip
+_STEP_EVENTS = ("created", "in_progress", "completed", "failed", "cancelled", "expired")
+EVENTS_V2: dict[str, str] = {
+    **{f"thread.run.{name}": "run" for name in _RUN_EVENTS},
+    **{f"thread.run.step.{name}": "run_step" for name in _STEP_EVENTS},
+    "thread.run.step.delta": "run_step_delta",
+    **{f"thread.message.{name}": "message" for name in ("created", "in_progress", "completed", "incomplete")},
+    "thread.message.delta": "message_delta",
+}
+"""Server-sent event name → the field of a streamed message that carries its data (the v2 description's
+`RunStreamEvent`, `RunStepStreamEvent` and `MessageStreamEvent`). Any other event is sent as JSON text in
+`UNKNOWN_EVENT_FIELD`: the API warns that events will be added."""
+UNKNOWN_EVENT_FIELD = "data_json"
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """One version of the REST API as the gateway serves it.
+
+    `service` is the full name of its gRPC service; `beta`, the `OpenAI-Beta` header its REST calls carry;
+    `events`, for streamed runs, which field of a streamed message carries each server-sent event.
+    """
+
+    version: str
+    service: str
+    beta: str
+    routes: Mapping[str, Route]
+    watches: Mapping[str, Watch]
+    events: Mapping[str, str] = field(default_factory=dict)
+
+
+V1 = Api("v1", "runs_gateway.assistants.v1.RunsService", "assistants=v1", ROUTES, WATCHES)
+V2 = Api("v2", "runs_gateway.assistants.v2.RunsService", "assistants=v2", ROUTES_V2, WATCHES_V2, EVENTS_V2)
+APIS = (V1, V2)
+"""Every version the gateway serves, each as its own gRPC service on the same server."""

@@ -22,16 +22,18 @@ import grpc
 import httpx
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
 from gateway.config import Settings
-from gateway.core import SERVICE, Gateway
+from gateway.core import Gateway
 from gateway.observe import JsonFormatter, Metrics, Observer
 from gateway.retry import RetryPolicy
+from gateway.routes import APIS
 from gateway.servicer import RunsServicer
 from gateway.upstream import Upstream
 
 T = TypeVar("T")
+SERVICES = tuple(api.service for api in APIS)
+"""The full names of the RunsService of every version served (each also a health service name)."""
 log = logging.getLogger("gateway")
 # The documented asyncio health servicer; grpcio-health-checking's type stubs do not declare `health.aio`.
 AsyncHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
@@ -68,10 +70,11 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         ("grpc.max_receive_message_length", settings.max_message_bytes),
     ]
     server = grpc.aio.server(interceptors=[Observer(metrics)], options=limits)
-    pb_grpc.add_RunsServiceServicer_to_server(RunsServicer(gateway), server)  # type: ignore[no-untyped-call]
+    for api in APIS:
+        RunsServicer(gateway, api).add_to_server(server)
     health_servicer = AsyncHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = (SERVICE.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    names = (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
     return Built(server, gateway, health_servicer, metrics)
 
@@ -109,7 +112,7 @@ async def serve(
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     stop_metrics = built.metrics.serve(settings.metrics_listen) if settings.metrics_listen else None
     await built.server.start()
-    for name in ("", SERVICE.full_name):
+    for name in ("", *SERVICES):
         await built.health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(
         "serving",

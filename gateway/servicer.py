@@ -1,102 +1,82 @@
-"""The gRPC servicer of RunsService: a thin adapter over `Gateway`, which knows nothing of gRPC.
+"""The gRPC servicer of each version of RunsService: a thin adapter over `Gateway`, which knows no gRPC.
 
-Each RPC hands its request, the client's metadata and remaining time to the core, and `errors.translate`
-turns whatever the core raises into the RPC's rich status. The upstream's response metadata (request id,
-processing time, rate limits) goes back as trailing metadata of every RPC, when the whole answer is known.
-The streaming RPCs are async generators, as grpc.aio expects. A client that cancels cancels the handler
-task, which cancels the REST request in flight.
+Its handlers are built from the service descriptor, one per RPC, so a version of the API needs no code
+here: a unary RPC awaits the core's answer, a server-streaming RPC is an async generator over the core's
+messages, as grpc.aio expects. Each hands the core its method path, the request, the client's metadata and
+remaining time, and `errors.translate` turns whatever the core raises into the RPC's rich status. The
+upstream's response metadata (request id, processing time, rate limits) goes back as trailing metadata of
+every RPC, when the whole answer is known. A client that cancels cancels the handler task, which cancels
+the REST request in flight (or closes the upstream's event stream).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import TypeVar, cast
+from typing import Any
 
 import grpc
+from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
-from runs_gateway.assistants.v1 import runs_service_pb2 as pb
-from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
+from google.protobuf.message_factory import GetMessageClass
 
-from gateway.core import Gateway
+from gateway.core import Gateway, method_path, service
 from gateway.errors import translate
+from gateway.routes import Api
 from gateway.upstream import CallOptions, Exchange, current_exchange
 
-R = TypeVar("R", bound=Message)
 Context = grpc.aio.ServicerContext[Message, Message]
 
 
-class RunsServicer(pb_grpc.RunsServiceServicer):
-    """Implements every RPC of RunsService by proxying to the REST API."""
+class RunsServicer:
+    """Implements every RPC of one version's RunsService by proxying to the REST API."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, api: Api) -> None:
         self._gateway = gateway
+        self.api = api
+        self.name = api.service
 
-    async def CreateRun(self, request: pb.CreateRunRequest, context: Context) -> pb.CreateRunResponse:
-        return await self._unary("CreateRun", request, context, pb.CreateRunResponse)
+    def handlers(self) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+        """RPC name → its gRPC method handler, for every method of the service."""
+        return {method.name: self._handler(method) for method in service(self.api).methods}
 
-    async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
-        return await self._unary("GetRun", request, context, pb.GetRunResponse)
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        """Register the service on `server`, as the generated `add_*Servicer_to_server` functions do."""
+        handlers = self.handlers()
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.name, handlers),))
+        server.add_registered_method_handlers(self.name, handlers)  # type: ignore[attr-defined]
 
-    async def ModifyRun(self, request: pb.ModifyRunRequest, context: Context) -> pb.ModifyRunResponse:
-        return await self._unary("ModifyRun", request, context, pb.ModifyRunResponse)
+    def _handler(self, method: MethodDescriptor) -> grpc.RpcMethodHandler[Any, Any]:
+        path = method_path(self.api, method.name)
+        request: Callable[[bytes], Message] = GetMessageClass(method.input_type).FromString
+        response: Callable[[Message], bytes] = GetMessageClass(method.output_type).SerializeToString
+        if method.server_streaming:
+            return grpc.unary_stream_rpc_method_handler(self._streamer(path), request, response)
+        return grpc.unary_unary_rpc_method_handler(self._caller(path), request, response)
 
-    async def ListRuns(
-        self, request: pb.ListRunsRequest, context: Context
-    ) -> AsyncIterator[pb.ListRunsResponse]:
-        async for item in self._stream("ListRuns", request, context, pb.ListRunsResponse):
-            yield item
+    def _caller(self, path: str) -> Callable[[Message, Context], Any]:
+        async def unary(request: Message, context: Context) -> Message:
+            exchange = _exchange()
+            async with translate(context, exchange):
+                message = await self._gateway.call(path, request, _options(context))
+                # Trailing, not initial: grpc.aio sends initial metadata set by hand as a write of its own
+                # (about a sixth of a GetRun's CPU); trailers go out in one batch with the response.
+                context.set_trailing_metadata(exchange.metadata)
+                return message
+            raise AssertionError("unreachable: translate() aborts the RPC")
 
-    async def ListRunsPage(
-        self, request: pb.ListRunsPageRequest, context: Context
-    ) -> pb.ListRunsPageResponse:
-        return await self._unary("ListRunsPage", request, context, pb.ListRunsPageResponse)
+        return unary
 
-    async def CancelRun(self, request: pb.CancelRunRequest, context: Context) -> pb.CancelRunResponse:
-        return await self._unary("CancelRun", request, context, pb.CancelRunResponse)
+    def _streamer(self, path: str) -> Callable[[Message, Context], AsyncIterator[Message]]:
+        async def stream(request: Message, context: Context) -> AsyncIterator[Message]:
+            exchange = _exchange()
+            async with translate(context, exchange):
+                async with aclosing(self._gateway.stream(path, request, _options(context))) as messages:
+                    async for message in messages:
+                        yield message
+                context.set_trailing_metadata(exchange.metadata)
 
-    async def SubmitToolOutputs(
-        self, request: pb.SubmitToolOutputsRequest, context: Context
-    ) -> pb.SubmitToolOutputsResponse:
-        return await self._unary("SubmitToolOutputs", request, context, pb.SubmitToolOutputsResponse)
-
-    async def GetRunStep(self, request: pb.GetRunStepRequest, context: Context) -> pb.GetRunStepResponse:
-        return await self._unary("GetRunStep", request, context, pb.GetRunStepResponse)
-
-    async def ListRunSteps(
-        self, request: pb.ListRunStepsRequest, context: Context
-    ) -> AsyncIterator[pb.ListRunStepsResponse]:
-        async for item in self._stream("ListRunSteps", request, context, pb.ListRunStepsResponse):
-            yield item
-
-    async def ListRunStepsPage(
-        self, request: pb.ListRunStepsPageRequest, context: Context
-    ) -> pb.ListRunStepsPageResponse:
-        return await self._unary("ListRunStepsPage", request, context, pb.ListRunStepsPageResponse)
-
-    async def WatchRun(
-        self, request: pb.WatchRunRequest, context: Context
-    ) -> AsyncIterator[pb.WatchRunResponse]:
-        async for item in self._stream("WatchRun", request, context, pb.WatchRunResponse):
-            yield item
-
-    async def _unary(self, rpc: str, request: Message, context: Context, response: type[R]) -> R:
-        exchange = _exchange()
-        async with translate(context, exchange):
-            message = await self._gateway.call(rpc, request, _options(context))
-            # Trailing, not initial: grpc.aio sends initial metadata set by hand as a write of its own (about
-            # a sixth of a GetRun's CPU); trailers go out in one batch with the response and the status.
-            context.set_trailing_metadata(exchange.metadata)
-            return cast(R, message)
-        raise AssertionError("unreachable: translate() aborts the RPC")
-
-    async def _stream(self, rpc: str, request: Message, context: Context, item: type[R]) -> AsyncIterator[R]:
-        exchange = _exchange()
-        async with translate(context, exchange):
-            async with aclosing(self._gateway.stream(rpc, request, _options(context))) as messages:
-                async for message in messages:
-                    yield cast(R, message)
-            context.set_trailing_metadata(exchange.metadata)
+        return stream
 
 
 def _exchange() -> Exchange:

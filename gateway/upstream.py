@@ -3,12 +3,18 @@
 Its bytes travel over aiohttp (`transport.py`), chosen by measurement: the same calls cost the gateway about a
 quarter less CPU than over httpcore, with every guarantee below kept.
 
-It owns the connection pool and keep-alive, the `OpenAI-Beta: assistants=v1` header, the credentials (the
-client's `authorization` if it sent one, else the configured API key), the time bound of each call, the
-retries (`retry.py` says which and when), and the reading of an answer into JSON or into an `UpstreamError`
-built from the OpenAI error body (with a fallback for bodies that are not JSON, such as a proxy's HTML 502
-page). A body larger than `max_body_bytes` is refused as it streams in, so a hostile upstream cannot exhaust
-the gateway's memory. Secrets never leave this module in a message.
+It owns the connection pool and keep-alive, the credentials (the client's `authorization` if it sent one,
+else the configured API key), the time bound of each call, the retries (`retry.py` says which and when), and
+the reading of an answer into JSON or into an `UpstreamError` built from the OpenAI error body (with a
+fallback for bodies that are not JSON, such as a proxy's HTML 502 page). The caller says which version of
+the API a call is for (its `OpenAI-Beta` header). A body larger than `max_body_bytes` is refused as it
+streams in, so a hostile upstream cannot exhaust the gateway's memory. Secrets never leave this module in a
+message.
+
+`events` makes a streamed call (`"stream": true`) and reads its server-sent events with httpx-sse: each
+event is bounded by `max_body_bytes` and, without a client deadline, by the timeout as the longest wait for
+the next one; `done` ends the stream, an `error` event raises the UpstreamError it describes, and a stream
+that ends without `done` raises `StreamBroken`. Retries stop once the upstream has answered a stream.
 """
 
 from __future__ import annotations
@@ -17,21 +23,22 @@ import asyncio
 import json as jsonlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
+import httpx_sse
 
 from gateway import metadata, retry
-from gateway.errors import DeadlineExceeded, UpstreamError, UpstreamProtocolError
+from gateway.errors import DeadlineExceeded, StreamBroken, UpstreamError, UpstreamProtocolError
 from gateway.retry import RetryPolicy
 from gateway.transport import AiohttpTransport
 
 log = logging.getLogger(__name__)
 
-BETA_HEADERS = {"OpenAI-Beta": "assistants=v1"}
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """The default cap on an upstream answer's body: a full page of the largest runs is well under it."""
 
@@ -76,6 +83,53 @@ class CallOptions:
         return cls(headers, deadline)
 
 
+Params = Mapping[str, str | int | list[str]]
+"""Query parameters; a list is sent as one parameter per value (`include[]=a&include[]=b`)."""
+
+EVENT_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "server_error": 500,
+}
+"""The error `type` of an `error` event → the HTTP status an error of that type comes with, so the event
+maps to the same gRPC code as the answer it stands for (any other type: 500)."""
+
+
+@dataclass(slots=True)
+class _Call:
+    method: str
+    path: str
+    params: Params | None
+    content: bytes | None
+    headers: dict[str, str]
+    route: str
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    """A response body that refuses more than `cap` bytes between two events (`taken` marks an event)."""
+
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, cap: int) -> None:
+        self._stream = cast(httpx.AsyncByteStream, stream)
+        self._cap, self._size = cap, 0
+
+    def taken(self) -> None:
+        self._size = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            self._size += len(chunk)
+            if self._size > self._cap:
+                raise UpstreamProtocolError(f"upstream sent an event over {self._cap} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
 @dataclass(frozen=True, slots=True)
 class _Answer:
     response: httpx.Response
@@ -106,7 +160,7 @@ class Upstream:
             transport = AiohttpTransport(max_connections=max_connections)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            headers={**BETA_HEADERS, "User-Agent": "runs-gateway"},
+            headers={"User-Agent": "runs-gateway"},
             timeout=timeout,
             transport=transport,
             # Credentials are explicit per call; never read from ~/.netrc or the environment's proxies.
@@ -119,52 +173,98 @@ class Upstream:
         path: str,
         options: CallOptions,
         *,
-        params: Mapping[str, str | int] | None = None,
+        params: Params | None = None,
         content: bytes | None = None,
         route: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Make a REST call (retried as `retry.py` allows) and return its JSON object; raise UpstreamError
         for an HTTP error answer, or the transport error when no answer came.
 
-        `content` is the JSON body, already encoded (`convert.encode`), sent as it is.
+        `content` is the JSON body, already encoded (`convert.encode`), sent as it is; `headers`, the
+        call's own (the API version's `OpenAI-Beta`).
 
         Each attempt is bounded by the client's deadline (or the default timeout) as a whole, not per read;
         no retry starts when its wait would end past the deadline. `route` is the path template, for metrics.
         """
-        headers = self._headers(options)
-        if content is not None:
-            headers["content-type"] = "application/json"
-        safe = retry.is_safe(method, headers)
-        retries = 0
-        while True:
-            try:
-                answer = await self._attempt(method, path, options, params, content, headers, route or path)
-            except (httpx.TransportError, TimeoutError) as exc:
-                if not await self._backoff(options, retries, retry.retryable_error(exc, safe), None, exc):
-                    raise
-            else:
-                if not answer.response.is_error:
-                    return self._json(answer)
-                error = self._error(answer, headers)
-                again = retry.retryable_status(answer.response.status_code, safe, answer.response.headers)
-                if not await self._backoff(options, retries, again, answer.response.headers, error):
-                    raise error
-            retries += 1
+        call = _Call(method, path, params, content, self._headers(options, headers, content), route or path)
+        answer = await self._answered(call, options, stream=False)
+        return self._json(answer)
+
+    async def events(
+        self,
+        method: str,
+        path: str,
+        options: CallOptions,
+        *,
+        params: Params | None = None,
+        content: bytes | None = None,
+        route: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[tuple[str, str], None]:
+        """Make a streamed REST call and yield (name, data) of each server-sent event, in order, until the
+        upstream's `done`; raise as `request` does before the stream begins (retries included), then the
+        UpstreamError of an `error` event, or StreamBroken for a stream that ends without `done`.
+
+        Closing the iterator closes the upstream stream (the connection is not reused).
+        """
+        call = _Call(method, path, params, content, self._headers(options, headers, content), route or path)
+        call.headers["accept"] = "text/event-stream"
+        answer = await self._answered(call, options, stream=True)
+        response, count = answer.response, 0
+        try:
+            if response.headers.get("content-type", "").partition(";")[0].strip() != "text/event-stream":
+                raise UpstreamProtocolError(
+                    f"upstream answered HTTP {response.status_code} to a streamed call with a body that is "
+                    "not an event stream"
+                )
+            capped = _CappedStream(response.stream, self._max_body)
+            response.stream = capped
+            async with aclosing(httpx_sse.EventSource(response).aiter_sse()) as source:
+                while True:
+                    async with asyncio.timeout(self._event_wait(options)):
+                        event = await anext(source, None)
+                    if event is None:
+                        raise StreamBroken(count)
+                    capped.taken()
+                    if event.event == "done":
+                        return
+                    if event.event == "error":
+                        raise self._event_error(event.data, call.headers)
+                    count += 1
+                    yield event.event, event.data
+        except httpx_sse.SSEError as exc:
+            raise UpstreamProtocolError(f"upstream sent a malformed event stream: {exc}") from None
+        except httpx.TransportError as exc:
+            raise StreamBroken(count) from exc
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
         await self._client.aclose()
 
-    async def _attempt(
-        self,
-        method: str,
-        path: str,
-        options: CallOptions,
-        params: Mapping[str, str | int] | None,
-        content: bytes | None,
-        headers: dict[str, str],
-        route: str,
-    ) -> _Answer:
+    async def _answered(self, call: _Call, options: CallOptions, *, stream: bool) -> _Answer:
+        """The first answer that is no error, after the retries `retry.py` allows; raise the last error.
+        With `stream`, a successful answer's body is left open, unread."""
+        safe = retry.is_safe(call.method, call.headers)
+        retries = 0
+        while True:
+            try:
+                answer = await self._attempt(call, options, stream)
+            except (httpx.TransportError, TimeoutError) as exc:
+                if not await self._backoff(options, retries, retry.retryable_error(exc, safe), None, exc):
+                    raise
+            else:
+                if not answer.response.is_error:
+                    return answer
+                error = self._error(answer, call.headers)
+                again = retry.retryable_status(answer.response.status_code, safe, answer.response.headers)
+                if not await self._backoff(options, retries, again, answer.response.headers, error):
+                    raise error
+            retries += 1
+
+    async def _attempt(self, call: _Call, options: CallOptions, stream: bool) -> _Answer:
         timeout = self._time_left(options)
         exchange = current_exchange.get()
         if exchange is not None:
@@ -173,20 +273,27 @@ class Upstream:
         try:
             async with asyncio.timeout(timeout):
                 request = self._client.build_request(
-                    method, path, params=params, content=content, headers=headers, timeout=timeout
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    content=call.content,
+                    headers=call.headers,
+                    timeout=timeout,
                 )
                 response = await self._client.send(request, stream=True)
-                try:
-                    body = await self._read(response)
-                finally:
-                    await response.aclose()
+                body = b""
+                if not stream or response.is_error:
+                    try:
+                        body = await self._read(response)
+                    finally:
+                        await response.aclose()
             outcome = str(response.status_code)
         except BaseException as exc:
             outcome = type(exc).__name__
             raise
         finally:
             if self._observe is not None:
-                self._observe(method, route, outcome, time.perf_counter() - started)
+                self._observe(call.method, call.route, outcome, time.perf_counter() - started)
         if exchange is not None:
             exchange.status = response.status_code
             exchange.request_id = response.headers.get("x-request-id")
@@ -242,11 +349,48 @@ class Upstream:
             raise DeadlineExceeded("the deadline passed before the upstream call")
         return left
 
-    def _headers(self, options: CallOptions) -> dict[str, str]:
+    def _event_wait(self, options: CallOptions) -> float:
+        """How long to wait for the next event: until the client's deadline, else the timeout."""
+        if options.deadline is None:
+            return self._timeout
+        left = options.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("the deadline passed while the run was streaming")
+        return left
+
+    def _headers(
+        self, options: CallOptions, extra: Mapping[str, str] | None, content: bytes | None
+    ) -> dict[str, str]:
         headers = dict(options.headers)
+        if extra:
+            headers.update(extra)
         if "authorization" not in headers and self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
+        if content is not None:
+            headers["content-type"] = "application/json"
         return headers
+
+    def _event_error(self, data: str, headers: Mapping[str, str]) -> UpstreamError:
+        """The UpstreamError an `error` event describes: its data is an OpenAI error object, bare or
+        wrapped in `{"error": ...}` (both are seen)."""
+        try:
+            payload = jsonlib.loads(data)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            payload = payload["error"]
+        if not isinstance(payload, dict) or not isinstance(payload.get("message"), str):
+            payload = {"message": "upstream sent an error event without an error object"}
+        kind = _str_or_none(payload.get("type"))
+        param = _str_or_none(payload.get("param"))
+        return UpstreamError(
+            EVENT_ERROR_STATUS.get(kind or "", 500),
+            _redact(payload["message"], headers),
+            type=kind,
+            param=_redact(param, headers) if param else None,
+            error_code=_str_or_none(payload.get("code")),
+            in_stream=True,
+        )
 
     @staticmethod
     def _json(answer: _Answer) -> dict[str, Any]:

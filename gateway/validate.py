@@ -12,16 +12,14 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
-from runs_gateway.assistants.v1 import resources_pb2
 
+from gateway.convert import enum_to_rest
 from gateway.errors import InvalidArgument
 from gateway.routes import Route
-
-FUNCTION = resources_pb2.TOOL_TYPE_FUNCTION
-TOOL_TYPES = frozenset(resources_pb2.ToolType.values()) - {resources_pb2.TOOL_TYPE_UNSPECIFIED}
 
 ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -61,6 +59,11 @@ def validate(route: Route, request: Message) -> None:
         _check_tools(getattr(request, "tools"))
     if "tool_outputs" in fields:
         _check_tool_outputs(getattr(request, "tool_outputs"))
+    if "additional_messages" in fields:
+        _check_messages(getattr(request, "additional_messages"))
+    if "response_format" in fields and getattr(request, "response_format").HasField("object"):
+        schema = getattr(getattr(request, "response_format"), "object").json_schema
+        _check_twin("response_format.object.json_schema", schema, "schema")
 
 
 def _check_id(name: str, value: str) -> None:
@@ -91,25 +94,64 @@ def _check_tools(tools: Iterable[Message]) -> None:
     if len(tools) > MAX_TOOLS:
         raise InvalidArgument("tools", f"at most {MAX_TOOLS} tools")
     for index, tool in enumerate(tools):
-        kind = getattr(tool, "type")
-        if kind not in TOOL_TYPES:
-            raise InvalidArgument(f"tools[{index}].type", "must be a known TOOL_TYPE_*")
-        if tool.HasField("function") != (kind == FUNCTION):
-            raise InvalidArgument(f"tools[{index}].function", "must be set exactly for TOOL_TYPE_FUNCTION")
-        if kind == FUNCTION:
-            _check_function(f"tools[{index}].function", getattr(tool, "function"))
+        _check_tool(f"tools[{index}]", tool)
+
+
+def _check_tool(where: str, tool: Message) -> None:
+    # Read from the version's own Tool: which types exist, and which payload field each type may carry.
+    kind, types = getattr(tool, "type"), _enum_of(tool, "type")
+    if kind == 0 or kind not in types.values_by_number:
+        raise InvalidArgument(f"{where}.type", "must be a known TOOL_TYPE_*")
+    name = enum_to_rest(types, kind)
+    for field in tool.DESCRIPTOR.fields:
+        if field.message_type is not None and field.name != name and tool.HasField(field.name):
+            raise InvalidArgument(
+                f"{where}.{field.name}", f"may be set only for TOOL_TYPE_{field.name.upper()}"
+            )
+    if name == "function":
+        if not tool.HasField("function"):
+            raise InvalidArgument(f"{where}.function", "must be set exactly for TOOL_TYPE_FUNCTION")
+        _check_function(f"{where}.function", getattr(tool, "function"))
 
 
 def _check_function(where: str, function: Message) -> None:
     if not FUNCTION_NAME.fullmatch(getattr(function, "name")):
         raise InvalidArgument(f"{where}.name", "must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'")
-    text = getattr(function, "parameters_json")
-    if text and function.HasField("parameters"):
-        raise InvalidArgument(where, "set `parameters` or `parameters_json`, not both")
+    _check_twin(where, function, "parameters")
+
+
+def _enum_of(message: Message, name: str) -> Any:
+    return message.DESCRIPTOR.fields_by_name[name].enum_type
+
+
+def _check_twin(where: str, message: Message, name: str) -> None:
+    """A free-form JSON field and its JSON-text twin: at most one set, the text an object, no NaN."""
+    text = getattr(message, name + "_json")
+    if text and message.HasField(name):
+        raise InvalidArgument(where, f"set `{name}` or `{name}_json`, not both")
     if text:
-        _check_json_object(f"{where}.parameters_json", text)
-    if not all(map(_finite, getattr(function, "parameters").fields.values())):
-        raise InvalidArgument(f"{where}.parameters", "JSON has no NaN or Infinity")
+        _check_json_object(f"{where}.{name}_json", text)
+    if not all(map(_finite, getattr(message, name).fields.values())):
+        raise InvalidArgument(f"{where}.{name}", "JSON has no NaN or Infinity")
+
+
+def _check_messages(messages: Iterable[Message]) -> None:
+    for index, message in enumerate(messages):
+        where = f"additional_messages[{index}]"
+        if not getattr(message, "role"):
+            raise InvalidArgument(f"{where}.role", "must be MESSAGE_ROLE_USER or MESSAGE_ROLE_ASSISTANT")
+        parts = list(getattr(message, "content"))
+        if not parts:
+            raise InvalidArgument(f"{where}.content", "must hold at least one part")
+        for number, part in enumerate(parts):
+            types = _enum_of(part, "type")
+            kind = getattr(part, "type")
+            chosen = part.WhichOneof("part")
+            if kind == 0 or kind not in types.values_by_number or enum_to_rest(types, kind) != chosen:
+                raise InvalidArgument(
+                    f"{where}.content[{number}]",
+                    "type must name the part that is set: text, image_file or image_url",
+                )
 
 
 def _check_json_object(where: str, text: str) -> None:

@@ -320,14 +320,16 @@ class AdditionalMessage(_message.Message):
     def __init__(self, role: _Optional[_Union[_resources_pb2.MessageRole, str]] = ..., content: _Optional[_Iterable[_Union[InputContent, _Mapping]]] = ..., attachments: _Optional[_Iterable[_Union[_resources_pb2.Attachment, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class InputContent(_message.Message):
-    __slots__ = ("text", "image_file", "image_url")
+    __slots__ = ("type", "text", "image_file", "image_url")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FILE_FIELD_NUMBER: _ClassVar[int]
     IMAGE_URL_FIELD_NUMBER: _ClassVar[int]
+    type: _resources_pb2.MessageContentType
     text: str
     image_file: _resources_pb2.ImageFile
     image_url: _resources_pb2.ImageUrl
-    def __init__(self, text: _Optional[str] = ..., image_file: _Optional[_Union[_resources_pb2.ImageFile, _Mapping]] = ..., image_url: _Optional[_Union[_resources_pb2.ImageUrl, _Mapping]] = ...) -> None: ...
+    def __init__(self, type: _Optional[_Union[_resources_pb2.MessageContentType, str]] = ..., text: _Optional[str] = ..., image_file: _Optional[_Union[_resources_pb2.ImageFile, _Mapping]] = ..., image_url: _Optional[_Union[_resources_pb2.ImageUrl, _Mapping]] = ...) -> None: ...
 
 class CreateRunStreamRequest(_message.Message):
     __slots__ = ("thread_id", "assistant_id", "model", "instructions", "additional_instructions", "tools", "metadata", "additional_messages", "reasoning_effort", "temperature", "top_p", "max_prompt_tokens", "max_completion_tokens", "truncation_strategy", "tool_choice", "parallel_tool_calls", "response_format", "include")
