@@ -49,9 +49,9 @@ from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
 from gateway.config import Settings
-from gateway.core import Gateway
+from gateway.core import Gateway, method_path
 from gateway.errors import InvalidArgument
-from gateway.routes import ROUTES, WATCHES
+from gateway.routes import ROUTES, V1, WATCHES
 from gateway.upstream import CallOptions, Upstream
 
 SERVICE = pb.DESCRIPTOR.services_by_name["RunsService"]
@@ -597,8 +597,8 @@ async def exercise(
     gateway = Gateway(Upstream(BASE_URL, API_KEY, transport=httpx.MockTransport(upstream.handle)))
     try:
         if STREAMING[rpc]:
-            return [message async for message in gateway.stream(rpc, request, CallOptions())]
-        return [await gateway.call(rpc, request, CallOptions())]
+            return [message async for message in gateway.stream(method_path(V1, rpc), request, CallOptions())]
+        return [await gateway.call(method_path(V1, rpc), request, CallOptions())]
     except InvalidArgument as error:
         return error
     finally:
@@ -1154,7 +1154,7 @@ async def _watch(
 ) -> list[Message] | InvalidArgument:
     gateway = Gateway(Upstream(BASE_URL, API_KEY, transport=httpx.MockTransport(answer)))
     try:
-        return [message async for message in gateway.stream("WatchRun", request, CallOptions())]
+        return [message async for message in gateway.stream(method_path(V1, "WatchRun"), request, CallOptions())]
     except InvalidArgument as error:
         return error
     finally:

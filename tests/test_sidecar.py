@@ -37,6 +37,7 @@ from gateway.config import Settings
 
 KEY = "sk-sidecar-secret-key-0123456789"
 SERVICE = "runs_gateway.assistants.v1.RunsService"
+SERVICE_V2 = "runs_gateway.assistants.v2.RunsService"
 Code = grpc.StatusCode
 
 
@@ -82,7 +83,8 @@ def test_health_reports_serving_and_reflection_lists_the_service(emulator: Emula
         ])  # fmt: skip
         listed, described = list(reflection.ServerReflectionInfo(requests, timeout=5))
         names = {s.name for s in listed.list_services_response.service}
-        assert names == {SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+        expected = {SERVICE, SERVICE_V2, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+        assert names == expected
         assert described.file_descriptor_response.file_descriptor_proto  # the service's file, serialized
 
 
