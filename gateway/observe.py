@@ -1,10 +1,11 @@
 """Observability: one structured log line and the Prometheus metrics of every RPC, and of every upstream call.
 
 A server interceptor wraps each handler: it counts the RPC with the metric names of go-grpc-prometheus
-(`grpc_server_started_total`, `grpc_server_handled_total`, `grpc_server_handling_seconds`, labels
-grpc_type / grpc_service / grpc_method / grpc_code), so existing dashboards work, and logs one JSON line
-with the method, the code, the duration, and what the upstream answered (status, `x-request-id`), which the
-upstream client records in an `Exchange` bound to the RPC's context. Logs carry no headers, metadata or
+(`grpc_server_started_total`, `grpc_server_handled_total`, `grpc_server_handling_seconds`,
+`grpc_server_msg_sent_total`, labels grpc_type / grpc_service / grpc_method / grpc_code), so existing
+dashboards work, and logs one JSON line with the method, the code, the duration, the messages a stream sent
+(a streamed run's events), and what the upstream answered (status, `x-request-id`), which the upstream
+client records in an `Exchange` bound to the RPC's context. Logs carry no headers, metadata or
 message bodies, so no secret can reach them.
 """
 
@@ -45,6 +46,12 @@ class Metrics:
         self.handling = Histogram(
             "grpc_server_handling_seconds",
             "Time to handle an RPC, until its status is sent.",
+            rpc,
+            registry=self.registry,
+        )
+        self.sent = Counter(
+            "grpc_server_msg_sent_total",
+            "Messages sent by server-streaming RPCs (a streamed run: one per event).",
             rpc,
             registry=self.registry,
         )
@@ -99,6 +106,7 @@ class _Children:
         self.method = f"/{labels[1]}/{labels[2]}"
         self.started = metrics.started.labels(*labels)
         self.handling = metrics.handling.labels(*labels)
+        self.sent = metrics.sent.labels(*labels)
         self._handled = metrics.handled
         self._labels = labels
         self._by_code: dict[grpc.StatusCode, Any] = {}
@@ -150,7 +158,7 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
 
     def _unary(self, behavior: Callable[..., Any], children: _Children) -> Callable[..., Any]:
         async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            with self._observe(children, context):
+            with self._observe(children, context, None):
                 return await behavior(request, context)
 
         return observed
@@ -160,15 +168,20 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
             return self._unary(behavior, children)  # a handler that writes with context.write() and returns
 
         async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            with self._observe(children, context):
+            sent = [0]
+            with self._observe(children, context, sent):
                 async with aclosing(behavior(request, context)) as responses:
                     async for response in responses:
                         yield response
+                        sent[0] += 1
 
         return observed
 
     @contextmanager
-    def _observe(self, children: _Children, context: grpc.aio.ServicerContext[Any, Any]) -> Iterator[None]:
+    def _observe(
+        self, children: _Children, context: grpc.aio.ServicerContext[Any, Any], sent: list[int] | None
+    ) -> Iterator[None]:
+        """Count, time and log the RPC around its handler; `sent[0]`, for a stream, counts its messages."""
         children.started.inc()
         exchange = Exchange()
         token = current_exchange.set(exchange)
@@ -191,6 +204,8 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
             seconds = time.perf_counter() - started
             children.handled(code).inc()
             children.handling.observe(seconds)
+            if sent is not None:
+                children.sent.inc(sent[0])
             access_log.info(
                 "rpc",
                 extra={
@@ -201,6 +216,7 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
                         "upstream_status": exchange.status,
                         "upstream_request_id": exchange.request_id,
                         "upstream_attempts": exchange.attempts,
+                        **({} if sent is None else {"messages": sent[0]}),
                     }
                 },
             )
