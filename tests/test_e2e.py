@@ -490,3 +490,32 @@ def test_the_json_command_line_client_calls_unary_and_streaming_rpcs(
         with pytest.raises(SystemExit) as exited:
             call.main(["GetRun", '{"thread": 1}', "--target", target])
         assert str(exited.value.code).startswith("the request is not a GetRunRequest in JSON")
+        # A streamed run (v2, the default): a line per event, the last one the run at rest.
+        call.main(
+            [
+                "CreateRunStream",
+                json.dumps({"thread_id": thread, "assistant_id": assistant}),
+                "--target",
+                target,
+            ]
+        )
+        events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert events[0]["event"] == "thread.run.created"
+        assert (events[-1]["event"], events[-1]["run"]["status"]) == (
+            "thread.run.completed",
+            "RUN_STATUS_COMPLETED",
+        )
+        # v1 on request; v1 has no streamed runs.
+        call.main(
+            [
+                "GetRun",
+                json.dumps({"thread_id": thread, "run_id": run["id"]}),
+                "--target",
+                target,
+                "--api",
+                "v1",
+            ]
+        )
+        assert "temperature" not in json.loads(capsys.readouterr().out)["run"]
+        with pytest.raises(SystemExit):
+            call.main(["CreateRunStream", "{}", "--target", target, "--api", "v1"])
