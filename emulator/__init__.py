@@ -1,7 +1,9 @@
 """An in-memory server of the OpenAI Assistants v1 and v2 REST APIs (assistants, threads, runs, steps).
 
-The default upstream of the demo, the end-to-end tests and the benchmarks: `store` holds the model and the
-run lifecycle, `app` the HTTP side (Starlette) with an admin API for fault injection, `server` serves it with
+The default upstream of the demo, the end-to-end tests and the benchmarks: `store` holds the objects and the
+REST operations on them (built of `model`, `validation` with its `checks`, and `lifecycle`, how runs advance
+and what a streamed run sends), `versions` the differences between v1 and v2, `app` the HTTP side
+(Starlette) with an admin API for fault injection, `stream` the server-sent events, `server` serves it with
 uvicorn.
 """
 

@@ -29,7 +29,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulator import stream
-from emulator.store import JSON, ApiError, RunState, Store, new_id
+from emulator.checks import a_boolean
+from emulator.model import JSON, ApiError, RunState, new_id
+from emulator.store import Store
 from emulator.versions import INCLUDABLE, render
 
 Handler = Callable[[Request, "Emulator"], Awaitable[Any]]
@@ -39,8 +41,9 @@ NO_FAULT = stream.StreamFault()
 @dataclass(frozen=True)
 class EmulatorConfig:
     """How the emulator behaves: seconds per run transition, the accepted keys (None: any key), the
-    versions of the Assistants API it serves (`OpenAI-Beta: assistants=<version>`), and the seconds added
-    to every API request (`latency`: a round trip to a distant upstream)."""
+    versions of the Assistants API it serves (`OpenAI-Beta: assistants=<version>`), the seconds added
+    to every API request (`latency`: a round trip to a distant upstream), and how many
+    `thread.message.delta` events write the assistant's reply (`reply_deltas`)."""
 
     step_seconds: float = 0.05
     api_keys: frozenset[str] | None = None
@@ -48,6 +51,17 @@ class EmulatorConfig:
     poll_after_ms: int | None = None
     """When set, every answer about a run carries `openai-poll-after-ms` with it, as OpenAI's did."""
     latency: float = 0.0
+    reply_deltas: int = 0
+    """The reply is written in this many deltas, its text lengthened as needed; 0: one delta per word of
+    the emulator's short reply (8 for a run without tools)."""
+
+    def __post_init__(self) -> None:
+        if self.reply_deltas < 0:
+            raise ValueError(f"reply_deltas must be 0 or more, got {self.reply_deltas}")
+
+    def new_store(self) -> Store:
+        """An empty store that behaves as this config says."""
+        return Store(self.step_seconds, reply_deltas=self.reply_deltas)
 
 
 @dataclass
@@ -294,9 +308,7 @@ async def get_step(request: Request, e: Emulator) -> JSON:
 def _stream_asked(body: JSON) -> bool:
     # v1 refuses `stream` with the other fields it does not know (the store's check), before this matters.
     value = body.get("stream")
-    if value is not None and not isinstance(value, bool):
-        raise ApiError(400, "Invalid type for 'stream': expected a boolean.", param="stream")
-    return bool(value)
+    return value is not None and a_boolean(value, "stream")
 
 
 def _streamed(request: Request, e: Emulator, state: RunState, include: frozenset[str]) -> Response:
@@ -327,6 +339,9 @@ def _streamed(request: Request, e: Emulator, state: RunState, include: frozenset
 
 
 async def admin_add_fault(request: Request) -> Response:
+    """`POST /_emulator/faults` with `{"path": regex, "method"?, "status"?, "body"?, "delay"?, "skip"?,
+    "times"?, "stream_error_after"?, "stream_cut_after"?, "stream_unknown_after"?}` (see `Fault` and
+    `stream.StreamFault`)."""
     spec = await request.json()
     fault = Fault(
         re.compile(spec["path"]),
@@ -336,7 +351,9 @@ async def admin_add_fault(request: Request) -> Response:
         float(spec.get("delay", 0)),
         int(spec.get("skip", 0)),
         int(spec.get("times", 1)),
-        stream.StreamFault(spec.get("stream_error_after"), spec.get("stream_cut_after")),
+        stream.StreamFault(
+            spec.get("stream_error_after"), spec.get("stream_cut_after"), spec.get("stream_unknown_after")
+        ),
     )
     request.app.state.emulator.faults.append(fault)
     return JSONResponse({"faults": len(request.app.state.emulator.faults)})
@@ -384,7 +401,7 @@ async def admin_streams(request: Request) -> Response:
 
 async def admin_reset(request: Request) -> Response:
     emulator: Emulator = request.app.state.emulator
-    emulator.store = Store(emulator.config.step_seconds)
+    emulator.store = emulator.config.new_store()
     emulator.faults.clear()
     emulator.log.clear()
     emulator.latency = emulator.config.latency
@@ -423,5 +440,5 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/reset", admin_reset, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: invalid_url, 405: invalid_url})
-    app.state.emulator = Emulator(config, Store(config.step_seconds), latency=config.latency)
+    app.state.emulator = Emulator(config, config.new_store(), latency=config.latency)
     return app

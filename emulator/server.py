@@ -56,6 +56,34 @@ class EmulatorServer:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The `runs-emulator` command (also `python -m emulator`)."""
+    args = _parser().parse_args(argv)
+    config = _config(args)
+    print(f"runs-emulator listening on http://{args.host}:{args.port}/v1", flush=True)
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+
+
+def parse_config(argv: Sequence[str]) -> EmulatorConfig:
+    """The config the command line `argv` asks for (exits with the usage on a bad value, as `main` does)."""
+    return _config(_parser().parse_args(argv))
+
+
+def _config(args: argparse.Namespace) -> EmulatorConfig:
+    """The config of parsed arguments; a value out of range exits with the usage."""
+    if not 0 <= args.latency_ms <= 60_000:
+        _parser().error("--latency-ms must be from 0 to 60000")
+    if args.reply_deltas < 0:
+        _parser().error("--reply-deltas must be 0 or more")
+    return EmulatorConfig(
+        args.step_seconds,
+        frozenset(args.api_keys) if args.api_keys else None,
+        frozenset({"v2"} if args.without_v1 else {"v1", "v2"}),
+        latency=args.latency_ms / 1000,
+        poll_after_ms=args.poll_after_ms,
+        reply_deltas=args.reply_deltas,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runs-emulator", description="In-memory OpenAI Assistants v1 and v2 REST API."
     )
@@ -65,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--step-seconds",
         type=float,
         default=0.05,
-        help="seconds between two transitions of a run (default 0.05)",
+        help="seconds between two transitions of a run (default 0.05; 0: at once, and a stream's events "
+        "go out with no pause between them)",
     )
     parser.add_argument(
         "--api-key",
@@ -90,14 +119,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="milliseconds added to every API request before it is handled, as a distant upstream would "
         "(default 0; the admin API /_emulator/latency changes it while serving)",
     )
-    args = parser.parse_args(argv)
-    if not 0 <= args.latency_ms <= 60_000:
-        parser.error("--latency-ms must be from 0 to 60000")
-    keys = frozenset(args.api_keys) if args.api_keys else None
-    versions = frozenset({"v2"} if args.without_v1 else {"v1", "v2"})
-    latency = args.latency_ms / 1000
-    config = EmulatorConfig(
-        args.step_seconds, keys, versions, latency=latency, poll_after_ms=args.poll_after_ms
+    parser.add_argument(
+        "--reply-deltas",
+        type=int,
+        default=0,
+        metavar="N",
+        help="write the assistant's reply in N thread.message.delta events, its text lengthened as needed "
+        "(default 0: one per word of a short reply)",
     )
-    print(f"runs-emulator listening on http://{args.host}:{args.port}/v1", flush=True)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    return parser

@@ -3,8 +3,11 @@
 (`thread.run.requires_action` or a terminal one) with `event: done\\ndata: [DONE]`.
 
 The store records each change of a streamed run (`RunState.events`); `events` sends them as the run
-advances, `step_seconds` apart, and applies a stream fault: an `error` event after N events, or the
-connection cut in the middle of event N + 1. `SSEResponse` notices a client that leaves mid-stream.
+advances, `step_seconds` apart (at once when it is 0: no pause, so a benchmark measures the events' own
+cost), and applies a stream fault: an `error` event after N events, the connection cut in the middle of
+event N + 1, or an event no version of the API has (`thread.run.future_event`) slipped in after N events,
+for clients that must skip what they do not know, as OpenAI asks them to. `SSEResponse` notices a client
+that leaves mid-stream.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass
 from starlette.responses import StreamingResponse
 from starlette.types import Receive
 
-from emulator.store import JSON, ApiError, RunState, Store
+from emulator.model import JSON, ApiError, RunState, new_id
+from emulator.store import Store
 from emulator.versions import render
 
 ENDING = frozenset(
@@ -31,6 +35,8 @@ ENDING = frozenset(
     }
 )
 DONE = b"event: done\ndata: [DONE]\n\n"
+UNKNOWN_EVENT = "thread.run.future_event"
+"""An event name the v2 description does not have: what a later version of the API might send."""
 
 
 class StreamCut(Exception):
@@ -39,11 +45,13 @@ class StreamCut(Exception):
 
 @dataclass(frozen=True)
 class StreamFault:
-    """What to do to a stream: `error_after` events then an `error` event and the end (no `done`), or
-    `cut_after` events then half of the next one and the connection closed."""
+    """What to do to a stream: `error_after` events then an `error` event and the end (no `done`),
+    `cut_after` events then half of the next one and the connection closed, or `unknown_after` events then
+    one `thread.run.future_event` and the rest of the stream as usual. N counts the run's own events."""
 
     error_after: int | None = None
     cut_after: int | None = None
+    unknown_after: int | None = None
 
 
 def frame(event: str, data: JSON | str) -> bytes:
@@ -61,11 +69,11 @@ async def events(
     while True:
         store.advance(state)
         for name, obj in log[count:]:
+            if fault.unknown_after == count:
+                yield frame(UNKNOWN_EVENT, _unknown(state))
+                sent()
             if fault.error_after == count:
-                error = ApiError(
-                    500, "The server had an error while processing your request.", type="server_error"
-                )
-                yield frame("error", error.body()["error"])
+                yield frame("error", _server_error())
                 return
             data = frame(name, render(obj, "v2", include))
             if fault.cut_after == count:
@@ -80,6 +88,20 @@ async def events(
             if store.step_seconds > 0:
                 await asyncio.sleep(store.step_seconds)
         await asyncio.sleep(max(store.step_seconds, 0.001))
+
+
+def _unknown(state: RunState) -> JSON:
+    return {
+        "id": new_id("future_"),
+        "object": "thread.run.future",
+        "run_id": state.obj["id"],
+        "detail": "an event this client does not know",
+    }
+
+
+def _server_error() -> JSON:
+    error = ApiError(500, "The server had an error while processing your request.", type="server_error")
+    return dict(error.body()["error"])
 
 
 class SSEResponse(StreamingResponse):
