@@ -33,6 +33,10 @@ import httpx
 from yarl import URL
 
 KEEPALIVE_EXPIRY = 5.0
+CHUNK = 64 * 1024
+"""The most bytes handed up per read. aiohttp's `readany` returns everything buffered, which for an event
+stream sent in a burst is the whole run: the events behind the first would be split into lines before it
+leaves. 64 KiB is what httpcore reads at a time."""
 """Seconds an idle pooled connection is kept: httpx's default, within what servers commonly allow."""
 
 
@@ -71,7 +75,7 @@ class _Body(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         content = self._response.content
         try:
-            while chunk := await content.readany():
+            while chunk := await content.read(CHUNK):
                 yield chunk
         except aiohttp.ClientError as exc:
             raise _mapped(exc, self._request) from exc

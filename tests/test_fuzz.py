@@ -1154,7 +1154,9 @@ async def _watch(
 ) -> list[Message] | InvalidArgument:
     gateway = Gateway(Upstream(BASE_URL, API_KEY, transport=httpx.MockTransport(answer)))
     try:
-        return [message async for message in gateway.stream(method_path(V1, "WatchRun"), request, CallOptions())]
+        return [
+            message async for message in gateway.stream(method_path(V1, "WatchRun"), request, CallOptions())
+        ]
     except InvalidArgument as error:
         return error
     finally:

@@ -30,7 +30,7 @@ def test_every_rpc_has_a_route_or_a_watch_and_every_route_an_rpc(api: Api) -> No
 
 def test_v2_serves_every_rpc_of_v1_and_its_streamed_runs() -> None:
     assert set(methods(V2)) == set(methods(V1)) | {"CreateRunStream", "SubmitToolOutputsStream"}
-    assert V1.beta == "assistants=v1" and V2.beta == "assistants=v2"
+    assert (V1.beta, V2.beta) == ("assistants=v1", "assistants=v2")
     for rpc in ROUTES:
         assert (ROUTES_V2[rpc].method, ROUTES_V2[rpc].path) == (ROUTES[rpc].method, ROUTES[rpc].path)
 
@@ -65,8 +65,9 @@ def test_route_result_names_the_response_field(api: Api, rpc: str) -> None:
     output = method.output_type
     if route.events:
         # A streamed run: a message per server-sent event, its name and the field its data fills.
-        assert method.server_streaming and route.result is None
-        assert [f.name for f in output.fields][0] == "event"
+        assert method.server_streaming
+        assert route.result is None
+        assert output.fields[0].name == "event"
         assert {f.name for f in output.oneofs_by_name["data"].fields} == {*api.events.values(), "data_json"}
     elif route.result is None:
         # A page: the response mirrors the REST list object.

@@ -423,6 +423,21 @@ def test_v1_and_v2_side_by_side_on_one_gateway(
     ]
 
 
+def test_v2_lists_pages_and_watches_a_run_as_v1_does(fast: Emulated, stub: pb_grpc.RunsServiceStub) -> None:
+    thread, assistant = fast.thread(), fast.assistant()
+    run = stub.CreateRun(pb.CreateRunRequest(thread_id=thread, assistant_id=assistant), timeout=WAIT).run
+    watch = pb.WatchRunRequest(thread_id=thread, run_id=run.id, include_steps=True)
+    changes = list(stub.WatchRun(watch, timeout=WAIT))
+    assert changes[-1].run.status == res.RUN_STATUS_COMPLETED
+    polled = fast.requests(f"/runs/{run.id}")
+    assert polled
+    assert {r["headers"]["openai-beta"] for r in polled} == {"assistants=v2"}
+    pages = list(stub.ListRuns(pb.ListRunsRequest(thread_id=thread, limit=1), timeout=WAIT))
+    assert [r.id for page in pages for r in page.runs] == [run.id]
+    page = stub.ListRunStepsPage(pb.ListRunStepsPageRequest(thread_id=thread, run_id=run.id), timeout=WAIT)
+    assert [step.id for step in page.data] == [c.run_step.id for c in changes if c.HasField("run_step")][:1]
+
+
 def test_metrics_and_the_access_log_count_the_events(
     fast: Emulated, caplog: pytest.LogCaptureFixture
 ) -> None:
