@@ -4,7 +4,10 @@ Run it with `make demo`. It starts the REST emulator (the upstream), starts `run
 creates an assistant with a function tool and a thread over REST (the gateway fronts runs only), then, over
 gRPC only: creates a run and follows it with WatchRun, printing each change of its status and of its steps
 as it arrives, submitting the tool outputs when the run requires action; tags it with metadata, streams the
-thread's runs and the run's steps, and reads one step. Exits 0 only if all of it worked.
+thread's runs and the run's steps, and reads one step. Then, on Assistants v2 (its own assistant and thread),
+streams a run's events with CreateRunStream, printing each as it arrives and the reply's text as it is
+written, through requires_action and SubmitToolOutputsStream to the run's end. Exits 0 only if all of it
+worked.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from google.protobuf import json_format
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
+from runs_gateway.assistants.v2 import resources_pb2 as res_v2
+from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_v2_grpc
 
-from examples.client import all_steps, drive_run
+from examples.client import Event, all_steps, delta_text, drive_run, stream_run
 
 API_KEY = "sk-demo-0123456789abcdef"
 WATCH_INTERVAL = 0.1
@@ -122,8 +127,8 @@ def start_gateway(stack: ExitStack, base_url: str) -> str:
     return line.rsplit(" ", 1)[-1].strip()
 
 
-def create_assistant_and_thread(base_url: str) -> tuple[str, str]:
-    headers = {"Authorization": f"Bearer {API_KEY}", "OpenAI-Beta": "assistants=v1"}
+def create_assistant_and_thread(base_url: str, version: str = "v1") -> tuple[str, str]:
+    headers = {"Authorization": f"Bearer {API_KEY}", "OpenAI-Beta": f"assistants={version}"}
     with httpx.Client(base_url=base_url, headers=headers) as rest:
         assistant = rest.post(
             "/assistants", json={"model": "gpt-4", "name": "Weather bot", "tools": [WEATHER_TOOL]}
@@ -134,7 +139,7 @@ def create_assistant_and_thread(base_url: str) -> tuple[str, str]:
         return assistant.json()["id"], thread.json()["id"]
 
 
-def answer(call: res.FunctionCall) -> str:
+def answer(call: res.FunctionCall | res_v2.FunctionCall) -> str:
     arguments = json.loads(call.arguments)
     print(f"  tool call  {call.name}({arguments}) -> answering")
     return json.dumps({"city": arguments.get("city"), "forecast": "sunny", "celsius": 21})
@@ -147,6 +152,45 @@ def show(run: res.Run) -> None:
 def show_step(step: res.RunStep) -> None:
     kind, status = res.RunStepType.Name(step.type), res.RunStepStatus.Name(step.status)
     print(f"  step {step.id}  {kind}  {status}")
+
+
+class ShowEvents:
+    """Prints each event of a streamed run as it arrives, its name on a line of its own; a message's deltas
+    share one line, on which their text is written as it comes (the reply appears as it is written)."""
+
+    def __init__(self) -> None:
+        self.deltas = 0
+
+    def __call__(self, event: Event) -> None:
+        if event.WhichOneof("data") == "message_delta":
+            print(
+                f"  {event.event}: " if self.deltas == 0 else "",
+                delta_text(event),
+                sep="",
+                end="",
+                flush=True,
+            )
+            self.deltas += 1
+            return
+        if self.deltas > 0:
+            print(f"  ({self.deltas} deltas)")
+            self.deltas = 0
+        print(f"  {event.event}", flush=True)
+
+
+def show_streamed_run(channel: grpc.Channel, base_url: str) -> None:
+    """A run on v2, its events streamed: CreateRunStream, then SubmitToolOutputsStream when it requires
+    action."""
+    assistant_id, thread_id = create_assistant_and_thread(base_url, "v2")
+    print(f"\nAssistants v2: assistant {assistant_id}, thread {thread_id}")
+    print(
+        "CreateRunStream, then SubmitToolOutputsStream when the run requires action, each event as it comes:"
+    )
+    stub = pb_v2_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
+    run = stream_run(stub, thread_id, assistant_id, answer, on_event=ShowEvents())
+    print(f"  run  {run.id}  {res_v2.RunStatus.Name(run.status)}")
+    if run.status != res_v2.RUN_STATUS_COMPLETED:
+        raise SystemExit(f"the streamed run ended {res_v2.RunStatus.Name(run.status)}")
 
 
 def main() -> None:
@@ -189,6 +233,7 @@ def main() -> None:
             )
             details = json_format.MessageToDict(one.run_step.step_details, preserving_proto_field_name=True)
             print(f"\nGetRunStep {steps[0].id}: {json.dumps(details)}")
+            show_streamed_run(channel, base_url)
     print("\ndemo finished: every call went through the gateway")
 
 

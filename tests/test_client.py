@@ -1,5 +1,5 @@
 """The example client's logic, tested with grpcio-testing: the test plays RunsService's side of each call,
-a WatchRun stream message by message.
+a WatchRun stream (v1) or a streamed run's events (v2) message by message.
 
 grpcio-testing serves synchronous servicers only, so it cannot host the gateway's grpc.aio servicer (that is
 tested over real sockets in test_servicer.py and test_e2e.py); it serves well here, for client code.
@@ -17,10 +17,14 @@ import pytest
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
+from runs_gateway.assistants.v2 import resources_pb2 as res_v2
+from runs_gateway.assistants.v2 import runs_service_pb2 as pb_v2
+from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_v2_grpc
 
-from examples.client import all_runs, drive_run
+from examples.client import Event, all_runs, delta_text, drive_run, stream_run
 
 SERVICE = pb.DESCRIPTOR.services_by_name["RunsService"]
+SERVICE_V2 = pb_v2.DESCRIPTOR.services_by_name["RunsService"]
 
 
 @pytest.fixture
@@ -195,3 +199,162 @@ def test_all_runs_reads_the_whole_stream(channel: Any, pool: ThreadPoolExecutor)
     rpc.send_response(pb.ListRunsResponse(runs=[res.Run(id="run_1")]))
     rpc.terminate((), grpc.StatusCode.OK, "")
     assert future.result(timeout=30) == ["run_3", "run_2", "run_1"]
+
+
+@pytest.fixture
+def channel_v2() -> grpc_testing.Channel:
+    return grpc_testing.channel([SERVICE_V2], grpc_testing.strict_real_time())
+
+
+def run_v2(status: int, **fields: Any) -> res_v2.Run:
+    return res_v2.Run(id="run_1", thread_id="thread_1", assistant_id="asst_1", status=status, **fields)  # type: ignore[arg-type]
+
+
+def waiting_v2(*call_ids: str) -> res_v2.Run:
+    calls = [
+        res_v2.RequiredToolCall(
+            id=call_id,
+            type=res_v2.TOOL_TYPE_FUNCTION,
+            function=res_v2.FunctionCall(name="get_weather", arguments='{"city":"Oslo"}'),
+        )
+        for call_id in call_ids
+    ]
+    action = res_v2.RequiredAction(
+        type=res_v2.REQUIRED_ACTION_TYPE_SUBMIT_TOOL_OUTPUTS,
+        submit_tool_outputs=res_v2.SubmitToolOutputsAction(tool_calls=calls),
+    )
+    return run_v2(res_v2.RUN_STATUS_REQUIRES_ACTION, required_action=action)
+
+
+def text_delta(*texts: str) -> res_v2.MessageDelta:
+    parts = [
+        res_v2.MessageContent(type=res_v2.MESSAGE_CONTENT_TYPE_TEXT, text=res_v2.Text(value=text), index=0)
+        for text in texts
+    ]
+    return res_v2.MessageDelta(id="msg_1", delta=res_v2.MessageDeltaFields(content=parts))
+
+
+def take_stream(channel: Any, method: str) -> tuple[Any, Any]:
+    """Take the next call of the server-streaming `method`: its request, and the rpc to send its stream on."""
+    _, request, rpc = channel.take_unary_stream(SERVICE_V2.methods_by_name[method])
+    return request, rpc
+
+
+def test_stream_run_streams_the_events_and_submits_outputs_on_a_stream_when_the_run_requires_action(
+    channel_v2: Any, pool: ThreadPoolExecutor
+) -> None:
+    stub = pb_v2_grpc.RunsServiceStub(channel_v2)  # type: ignore[no-untyped-call]
+    seen: list[tuple[str, str]] = []
+    asked: list[str] = []
+
+    def answer(call: res_v2.FunctionCall) -> str:
+        asked.append(f"{call.name}({call.arguments})")
+        return "sunny"
+
+    def on_event(event: Event) -> None:
+        seen.append((event.event, delta_text(event)))
+
+    future = pool.submit(lambda: stream_run(stub, "thread_1", "asst_1", answer, on_event=on_event))
+    create, stream = take_stream(channel_v2, "CreateRunStream")
+    assert (create.thread_id, create.assistant_id) == ("thread_1", "asst_1")
+    Create = pb_v2.CreateRunStreamResponse
+    stream.send_response(Create(event="thread.run.created", run=run_v2(res_v2.RUN_STATUS_QUEUED)))
+    stream.send_response(Create(event="thread.run.step.created", run_step=res_v2.RunStep(id="step_1")))
+    stream.send_response(Create(event="thread.run.requires_action", run=waiting_v2("call_1", "call_2")))
+    stream.terminate((), grpc.StatusCode.OK, "")
+    # The stream ended with the run requiring action: the outputs go on a stream of their own.
+    submit, resumed = take_stream(channel_v2, "SubmitToolOutputsStream")
+    assert (submit.thread_id, submit.run_id) == ("thread_1", "run_1")
+    assert [(o.tool_call_id, o.output) for o in submit.tool_outputs] == [
+        ("call_1", "sunny"),
+        ("call_2", "sunny"),
+    ]
+    Submit = pb_v2.SubmitToolOutputsStreamResponse
+    resumed.send_response(Submit(event="thread.run.queued", run=run_v2(res_v2.RUN_STATUS_QUEUED)))
+    resumed.send_response(Submit(event="thread.message.delta", message_delta=text_delta("It is ", "sunny")))
+    resumed.send_response(Submit(event="thread.message.delta", message_delta=text_delta(" in Oslo.")))
+    resumed.send_response(Submit(event="thread.run.future_event", data_json='{"id": "future_1"}'))
+    resumed.send_response(Submit(event="thread.run.completed", run=run_v2(res_v2.RUN_STATUS_COMPLETED)))
+    resumed.terminate((), grpc.StatusCode.OK, "")
+    assert future.result(timeout=30).status == res_v2.RUN_STATUS_COMPLETED
+    assert asked == ['get_weather({"city":"Oslo"})'] * 2
+    # Every event of both streams, in order; the deltas' text parts, in order; an unknown event passed on.
+    assert seen == [
+        ("thread.run.created", ""),
+        ("thread.run.step.created", ""),
+        ("thread.run.requires_action", ""),
+        ("thread.run.queued", ""),
+        ("thread.message.delta", "It is sunny"),
+        ("thread.message.delta", " in Oslo."),
+        ("thread.run.future_event", ""),
+        ("thread.run.completed", ""),
+    ]
+
+
+def test_stream_run_refuses_to_answer_the_same_tool_calls_twice(
+    channel_v2: Any, pool: ThreadPoolExecutor
+) -> None:
+    stub = pb_v2_grpc.RunsServiceStub(channel_v2)  # type: ignore[no-untyped-call]
+    future = pool.submit(lambda: stream_run(stub, "thread_1", "asst_1", lambda call: "x"))
+    _, stream = take_stream(channel_v2, "CreateRunStream")
+    stream.send_response(
+        pb_v2.CreateRunStreamResponse(event="thread.run.requires_action", run=waiting_v2("call_1"))
+    )
+    stream.terminate((), grpc.StatusCode.OK, "")
+    _, resumed = take_stream(channel_v2, "SubmitToolOutputsStream")
+    again = pb_v2.SubmitToolOutputsStreamResponse(
+        event="thread.run.requires_action", run=waiting_v2("call_1")
+    )
+    resumed.send_response(again)
+    resumed.terminate((), grpc.StatusCode.OK, "")
+    with pytest.raises(RuntimeError, match="requires tool calls it was given the outputs of"):
+        future.result(timeout=30)
+
+
+def test_stream_run_refuses_a_stream_that_never_shows_the_run(
+    channel_v2: Any, pool: ThreadPoolExecutor
+) -> None:
+    stub = pb_v2_grpc.RunsServiceStub(channel_v2)  # type: ignore[no-untyped-call]
+    future = pool.submit(lambda: stream_run(stub, "thread_1", "asst_1", lambda call: "x"))
+    _, stream = take_stream(channel_v2, "CreateRunStream")
+    stream.send_response(
+        pb_v2.CreateRunStreamResponse(event="thread.message.delta", message_delta=text_delta("Hi"))
+    )
+    stream.terminate((), grpc.StatusCode.OK, "")
+    with pytest.raises(RuntimeError, match="ended without the run"):
+        future.result(timeout=30)
+
+
+def test_stream_run_surfaces_the_status_that_ends_a_stream(channel_v2: Any, pool: ThreadPoolExecutor) -> None:
+    stub = pb_v2_grpc.RunsServiceStub(channel_v2)  # type: ignore[no-untyped-call]
+    seen: list[str] = []
+    future = pool.submit(
+        lambda: stream_run(
+            stub, "thread_1", "asst_1", lambda call: "", on_event=lambda e: seen.append(e.event)
+        )
+    )
+    _, stream = take_stream(channel_v2, "CreateRunStream")
+    created = pb_v2.CreateRunStreamResponse(event="thread.run.created", run=run_v2(res_v2.RUN_STATUS_QUEUED))
+    stream.send_response(created)
+    # grpcio-testing drops the messages not yet read when a stream ends in error (gRPC does not): wait.
+    give_up = time.monotonic() + 30
+    while not seen and time.monotonic() < give_up:
+        time.sleep(0.01)
+    stream.terminate((), grpc.StatusCode.INTERNAL, "The server had an error while processing your request.")
+    with pytest.raises(grpc.RpcError) as error:
+        future.result(timeout=30)
+    assert error.value.code() == grpc.StatusCode.INTERNAL
+    assert seen == ["thread.run.created"]
+
+
+def test_delta_text_reads_the_text_parts_of_a_message_delta_only() -> None:
+    refusal = res_v2.MessageContent(type=res_v2.MESSAGE_CONTENT_TYPE_REFUSAL, refusal="no", index=1)
+    delta = text_delta("a", "b")
+    delta.delta.content.append(refusal)
+    assert (
+        delta_text(pb_v2.CreateRunStreamResponse(event="thread.message.delta", message_delta=delta)) == "ab"
+    )
+    created = pb_v2.SubmitToolOutputsStreamResponse(
+        event="thread.run.created", run=run_v2(res_v2.RUN_STATUS_QUEUED)
+    )
+    assert delta_text(created) == ""

@@ -1,12 +1,19 @@
 #!/usr/bin/env node
-// A Node.js client of runs-gateway: drives one run through requires_action over gRPC and lists the thread.
+// A Node.js client of runs-gateway: drives a run through requires_action on each version of the service.
 //
 // It loads the project's own protos/ at run time with @grpc/proto-loader (no generated code), then:
-// CreateRun; WatchRun, one server stream that brings each change of the run until it ends, with
-// SubmitToolOutputs for every required tool call (on a call of its own) when a message shows
-// REQUIRES_ACTION, reading on the same stream until it ends; and ListRuns (server-streaming, every page).
-// Each change of the run's status is printed on stderr as it arrives; one JSON summary line goes to stdout.
-// It exits 0 only if the run completed; any gRPC or HTTP error is printed on stderr and exits 1.
+// 1. Assistants v1 (runs_gateway.assistants.v1.RunsService): CreateRun; WatchRun, one server stream that
+//    brings each change of the run until it ends, with SubmitToolOutputs for every required tool call (on a
+//    call of its own) when a message shows REQUIRES_ACTION, reading on the same stream until it ends; and
+//    ListRuns (server-streaming, every page). Each change of the run's status is printed on stderr.
+// 2. Assistants v2 (runs_gateway.assistants.v2.RunsService), on an assistant and a thread of its own:
+//    CreateRunStream, the run's server-sent events one message each, until the stream ends (after
+//    thread.run.requires_action, here); SubmitToolOutputsStream with an output for every required tool
+//    call, whose stream brings the rest of the run, the reply in thread.message.delta events, until it ends
+//    (after thread.run.completed). Each event's name is printed on stdout as it arrives (`event NAME`), and
+//    the text of the deltas as it comes, one after the other on one line, so the reply appears as written.
+// Last on stdout, one JSON summary line of both runs. It exits 0 only if both runs completed; any gRPC or
+// HTTP error is printed on stderr and exits 1.
 //
 //   node client.js [GATEWAY_ADDR]
 //
@@ -17,7 +24,8 @@
 //   OPENAI_API_KEY    sent as the REST Authorization header and as gRPC `authorization` metadata, which the
 //                     gateway forwards upstream; unset, the gateway's own key is used (default for REST:
 //                     sk-emulator)
-//   ASSISTANT_ID, THREAD_ID   use these instead of creating an assistant and a thread
+//   ASSISTANT_ID, THREAD_ID   use these for the v1 run instead of creating an assistant and a thread (the
+//                     streamed v2 run always creates its own, with `OpenAI-Beta: assistants=v2`)
 //   LIST_PAGE_SIZE    ListRuns `limit`, the page size of each upstream request (default 0: upstream default)
 'use strict';
 
@@ -28,6 +36,7 @@ const protoLoader = require('@grpc/proto-loader');
 const PROTOS = path.resolve(__dirname, '..', '..', 'protos');
 const UNARY_DEADLINE_MS = 10_000;
 const WATCH_DEADLINE_MS = 60_000;
+const STREAM_DEADLINE_MS = 60_000; // each streamed call, from the request to the stream's end
 
 const WEATHER_TOOL = {
   type: 'function',
@@ -42,16 +51,19 @@ const WEATHER_TOOL = {
   },
 };
 
-function loadService() {
-  const definition = protoLoader.loadSync('runs_gateway/assistants/v1/runs_service.proto', {
+// The client classes of both versions of RunsService, which the gateway serves on the same port.
+function loadServices() {
+  const files = ['v1', 'v2'].map((version) => `runs_gateway/assistants/${version}/runs_service.proto`);
+  const definition = protoLoader.loadSync(files, {
     keepCase: true, // field names as in the protos and the REST API: thread_id, required_action ...
     longs: String, // int64 timestamps arrive as decimal strings
     enums: String, // RUN_STATUS_REQUIRES_ACTION, not 5
     defaults: true,
-    oneofs: true,
+    oneofs: true, // a oneof's name holds the name of its field that is set: event.data === 'run'
     includeDirs: [PROTOS],
   });
-  return grpc.loadPackageDefinition(definition).runs_gateway.assistants.v1.RunsService;
+  const { v1, v2 } = grpc.loadPackageDefinition(definition).runs_gateway.assistants;
+  return { RunsServiceV1: v1.RunsService, RunsServiceV2: v2.RunsService };
 }
 
 function deadline(ms = UNARY_DEADLINE_MS) {
@@ -76,12 +88,12 @@ async function listRuns(client, request, metadata) {
   return runs;
 }
 
-async function rest(baseUrl, apiKey, route, body) {
+async function rest(baseUrl, apiKey, version, route, body) {
   const response = await fetch(`${baseUrl}${route}`, {
     method: 'POST',
     headers: {
       Authorization: `Bearer ${apiKey}`,
-      'OpenAI-Beta': 'assistants=v1',
+      'OpenAI-Beta': `assistants=${version}`,
       'Content-Type': 'application/json',
     },
     body: JSON.stringify(body),
@@ -92,15 +104,20 @@ async function rest(baseUrl, apiKey, route, body) {
   return response.json();
 }
 
+// An assistant with the weather tool and an empty thread, created over REST in the given API version.
+async function createAssistantAndThread(env, version, model) {
+  const baseUrl = (env.OPENAI_BASE_URL || 'http://127.0.0.1:8080/v1').replace(/\/$/, '');
+  const apiKey = env.OPENAI_API_KEY || 'sk-emulator';
+  const assistant = await rest(baseUrl, apiKey, version, '/assistants', { model, tools: [WEATHER_TOOL] });
+  const thread = await rest(baseUrl, apiKey, version, '/threads', {});
+  return { assistantId: assistant.id, threadId: thread.id };
+}
+
 async function assistantAndThread(env) {
   if (env.ASSISTANT_ID && env.THREAD_ID) {
     return { assistantId: env.ASSISTANT_ID, threadId: env.THREAD_ID };
   }
-  const baseUrl = (env.OPENAI_BASE_URL || 'http://127.0.0.1:8080/v1').replace(/\/$/, '');
-  const apiKey = env.OPENAI_API_KEY || 'sk-emulator';
-  const assistant = await rest(baseUrl, apiKey, '/assistants', { model: 'gpt-4', tools: [WEATHER_TOOL] });
-  const thread = await rest(baseUrl, apiKey, '/threads', {});
-  return { assistantId: assistant.id, threadId: thread.id };
+  return createAssistantAndThread(env, 'v1', 'gpt-4');
 }
 
 function answer(toolCall) {
@@ -142,10 +159,106 @@ function requiredCalls(run) {
   return run.required_action.submit_tool_outputs.tool_calls;
 }
 
+function toolOutputs(toolCalls) {
+  return toolCalls.map((toolCall) => ({ tool_call_id: toolCall.id, output: answer(toolCall) }));
+}
+
+// Prints a streamed run on stdout as it arrives: `event NAME` on a line of its own for each event, except
+// that a message's text deltas share one line, `event thread.message.delta: ` and then each delta's text as
+// it comes (the reply appears as it is written), ended by the number of deltas once another event arrives.
+function streamPrinter(out = process.stdout) {
+  let deltas = 0;
+  const endReply = () => {
+    if (deltas > 0) {
+      out.write(` (${deltas} deltas)\n`);
+      deltas = 0;
+    }
+  };
+  return {
+    event(name) {
+      endReply();
+      out.write(`event ${name}\n`);
+    },
+    delta(name, text) {
+      out.write(deltas === 0 ? `event ${name}: ${text}` : text);
+      deltas += 1;
+    },
+    line(text) {
+      endReply();
+      out.write(`${text}\n`);
+    },
+  };
+}
+
+// The text a thread.message.delta event adds to the message: its text parts, in order.
+function deltaText(event) {
+  const parts = event.message_delta.delta.content;
+  return parts.map((part) => (part.part === 'text' ? part.text.value : '')).join('');
+}
+
+// Reads one stream of a run's events to its end (the gateway ends it OK after the upstream's `done`, or with
+// the status of what stopped it), printing each event and recording its name, and the text of the deltas,
+// in `seen`. Returns the run as the last event that carried it showed it.
+async function readEvents(stream, seen, printer) {
+  let run = null;
+  try {
+    for await (const event of stream) {
+      seen.events.push(event.event);
+      if (event.data === 'message_delta') {
+        const text = deltaText(event);
+        seen.text += text;
+        printer.delta(event.event, text);
+        continue;
+      }
+      printer.event(event.event);
+      if (event.data === 'run') {
+        ({ run } = event);
+      }
+    }
+  } finally {
+    stream.cancel(); // nothing once the stream has ended; otherwise (an error above) it stops the call
+  }
+  return run;
+}
+
+// Creates a run on v2 and streams its events to the end: each time a stream ends with the run requiring
+// action, SubmitToolOutputsStream answers every tool call it requires and streams what follows. Returns the
+// run as it ended, with every event's name in order, the reply's text and the tool calls answered.
+async function streamRun(client, { assistantId, threadId }, metadata, printer) {
+  const seen = { events: [], text: '', toolCalls: [] };
+  const request = { thread_id: threadId, assistant_id: assistantId };
+  let stream = client.CreateRunStream(request, metadata, deadline(STREAM_DEADLINE_MS));
+  for (;;) {
+    const run = await readEvents(stream, seen, printer);
+    if (run === null) {
+      throw new Error('the run stream ended without the run');
+    }
+    if (run.status !== 'RUN_STATUS_REQUIRES_ACTION') {
+      return { run, ...seen };
+    }
+    const required = requiredCalls(run);
+    if (required.some((toolCall) => seen.toolCalls.some((answered) => answered.id === toolCall.id))) {
+      throw new Error(`run ${run.id} requires tool calls it was given the outputs of`);
+    }
+    const tool_outputs = toolOutputs(required);
+    required.forEach((toolCall, i) =>
+      printer.line(`submit ${toolCall.id} ${toolCall.function.name} -> ${tool_outputs[i].output}`),
+    );
+    seen.toolCalls.push(...required);
+    const submitRequest = { thread_id: run.thread_id, run_id: run.id, tool_outputs };
+    stream = client.SubmitToolOutputsStream(submitRequest, metadata, deadline(STREAM_DEADLINE_MS));
+  }
+}
+
+function toolCallSummary(toolCalls) {
+  return toolCalls.map((toolCall) => ({ id: toolCall.id, name: toolCall.function.name }));
+}
+
 async function main(argv, env) {
   const address = argv[2] || env.GATEWAY_ADDR || '127.0.0.1:50051';
-  const RunsService = loadService();
-  const client = new RunsService(address, grpc.credentials.createInsecure());
+  const { RunsServiceV1, RunsServiceV2 } = loadServices();
+  const client = new RunsServiceV1(address, grpc.credentials.createInsecure());
+  const clientV2 = new RunsServiceV2(address, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   if (env.OPENAI_API_KEY) {
     metadata.set('authorization', `Bearer ${env.OPENAI_API_KEY}`);
@@ -159,10 +272,7 @@ async function main(argv, env) {
     const toolCalls = [];
     run = await watchRun(client, run, metadata, statuses, async (waiting) => {
       const required = requiredCalls(waiting);
-      const tool_outputs = required.map((toolCall) => ({
-        tool_call_id: toolCall.id,
-        output: answer(toolCall),
-      }));
+      const tool_outputs = toolOutputs(required);
       const submitRequest = { thread_id: threadId, run_id: waiting.id, tool_outputs };
       await call(client, 'SubmitToolOutputs', submitRequest, metadata);
       toolCalls.push(...required);
@@ -175,24 +285,36 @@ async function main(argv, env) {
       { thread_id: threadId, limit: Number(env.LIST_PAGE_SIZE || 0), order: 'LIST_ORDER_ASC' },
       metadata,
     );
+    const printer = streamPrinter();
+    const streamIds = await createAssistantAndThread(env, 'v2', 'gpt-4o');
+    const streamed = await streamRun(clientV2, streamIds, metadata, printer);
+    printer.line(`run ${streamed.run.id} ${streamed.run.status}`);
     const summary = {
       assistant_id: assistantId,
       thread_id: threadId,
       run_id: run.id,
       statuses,
       final_status: run.status,
-      tool_calls: toolCalls.map((toolCall) => ({ id: toolCall.id, name: toolCall.function.name })),
+      tool_calls: toolCallSummary(toolCalls),
       listed: listed.length,
       listed_ids: listed.map((r) => r.id),
+      stream: {
+        assistant_id: streamIds.assistantId,
+        thread_id: streamIds.threadId,
+        run_id: streamed.run.id,
+        events: streamed.events,
+        text: streamed.text,
+        final_status: streamed.run.status,
+        tool_calls: toolCallSummary(streamed.toolCalls),
+      },
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    if (run.status !== 'RUN_STATUS_COMPLETED') {
-      process.stderr.write(`error: run ${run.id} ended ${run.status}\n`);
-      return 1;
-    }
-    return 0;
+    const unfinished = [run, streamed.run].filter((r) => r.status !== 'RUN_STATUS_COMPLETED');
+    unfinished.forEach((r) => process.stderr.write(`error: run ${r.id} ended ${r.status}\n`));
+    return unfinished.length === 0 ? 0 : 1;
   } finally {
     client.close();
+    clientV2.close();
   }
 }
 
