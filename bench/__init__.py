@@ -8,8 +8,9 @@ loopback, measured side by side with a direct httpx client and the openai SDKs, 
 - `listing`: the list every client must read, and the check of what each pass read.
 - `readers`: the Python clients that read a whole list; `nodeclient`: the Node ones (bench/node/list.js,
   a Node project of its own, run as one worker process).
-- `unary`, `streaming`, `slow_upstream`, `memory`, `startup`: the scenarios, each a function of its
-  `sizes.Sizes` returning plain data; `floor`: gRPC's own floor for a stream.
+- `unary`, `streaming`, `slow_upstream`, `memory`, `startup`, `watch`, `events` (streamed v2 runs, event by
+  event): the scenarios, each a function of its `sizes.Sizes` returning plain data; `floor`: gRPC's own
+  floor for a stream.
 - `suite`: runs them all in one go (the CLI and the smoke test share it).
 - `stats`, `report`, `plot`: medians, spreads and ratios; the printed report and README table; the PNG.
 - `profiling`: where the gateway's time goes, under pyinstrument (`python -m bench.profiling`).

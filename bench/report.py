@@ -2,8 +2,8 @@
 table.
 
 Every figure is a median over repetitions with its [min, max]; a ratio is the ratio of two medians, with
-the range of the ratios of repetitions measured one right after the other (see `stats.ratio`). A speed-up
-is the other client's time over the gateway client's.
+the range of the ratios of repetitions measured one right after the other (see `stats.ratio`); a difference
+likewise (`stats.difference`). A speed-up is the other client's time over the gateway client's.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench import slow_upstream, streaming, unary
+from bench import events, slow_upstream, streaming, unary
+from bench.events import EventsSample
 from bench.measure import CLIENT
-from bench.stats import Spread, ratio
+from bench.stats import Spread, difference, ratio
 from bench.streaming import StreamSample
 from bench.suite import Results
 from bench.unary import Level, LoadSample
@@ -79,6 +80,7 @@ def figures(results: Results) -> list[Figure]:
         *_unary_figures(results),
         _memory_figure(results),
         *_watch_figures(results),
+        *_events_figures(results),
         Figure("start-up: process start to health SERVING, s", Spread.of(results.startup.serving_s)),
     ]
 
@@ -103,6 +105,45 @@ def _watch_figures(results: Results) -> list[Figure]:
         f"{worst.rss_during_kib - worst.rss_before_kib:,} KiB for {worst.watchers:,} watchers",
     )
     return [gets, memory]
+
+
+def _events_figures(results: Results) -> list[Figure]:
+    """The gateway's streamed run against openai-python's helper: at most 1 ms more to the first event (the
+    difference of the medians), at least as many events a second; and the gateway's CPU per event."""
+    result = results.events
+    ours, theirs = (result.samples.get(name, []) for name in events.PAIR)
+    what = f"streamed run of {result.events_per_run} events"
+    rows = []
+    if ours and theirs:
+        first, rate = [_first_ms(ours), _first_ms(theirs)], [_rates(ours), _rates(theirs)]
+        rows += [
+            Figure(
+                f"{what}: time to first event, gateway - openai-python stream helper, ms",
+                difference(*first),
+                "<= 1",
+                f"{Spread.of(first[0]).format()} ms",
+                f"{Spread.of(first[1]).format()} ms",
+            ),
+            Figure(
+                f"{what}: events/s, gateway / openai-python stream helper",
+                ratio(*rate),
+                ">= 1.0",
+                f"{Spread.of(rate[0]).format(0)} events/s",
+                f"{Spread.of(rate[1]).format(0)} events/s",
+            ),
+        ]
+    if ours:
+        cpu = Spread.of([sample.cpu_us_per_event("gateway") for sample in ours])
+        rows.append(Figure(f"{what}: gateway CPU per event, us", cpu, ours=f"{cpu.format(1)} us"))
+    return rows
+
+
+def _first_ms(samples: Sequence[EventsSample]) -> list[float]:
+    return [sample.first_event_ms for sample in samples]
+
+
+def _rates(samples: Sequence[EventsSample]) -> list[float]:
+    return [sample.events_per_second for sample in samples]
 
 
 def _streaming_figures(results: Results) -> list[Figure]:
@@ -225,6 +266,7 @@ def text(results: Results) -> str:
         _memory_text(results),
         _watch_text(results),
         _startup_text(results),
+        _events_text(results),
         _targets_text(results),
     ]
     return "\n\n".join("\n".join(lines) for lines in parts)
@@ -424,6 +466,35 @@ def _startup_text(results: Results) -> list[str]:
         f"   of which (medians): interpreter {interpreter:.3f} s, imports {imports - interpreter:.3f} s, "
         f"the rest (building and starting the server, the health check) {serving - imports:.3f} s",
     ]
+
+
+def _events_text(results: Results) -> list[str]:
+    result = results.events
+    reps = max((len(samples) for samples in result.samples.values()), default=0)
+    lines = [
+        f"6. Streamed runs (v2 server-sent events): {result.runs} runs per client and repetition, one after "
+        f"the other on an open connection, {reps} repetitions; a run has {result.events_per_run} events, "
+        f"{result.reply_deltas} of them {events.DELTA}",
+        f"   {'client':<56} {'first event ms':<22} {'events/s':<24} CPU us/event",
+    ]
+    for name, samples in result.samples.items():
+        cpu = " + ".join(
+            f"{statistics.median(s.cpu_us_per_event(role) for s in samples):.1f}" for role in ROLES
+        )
+        lines.append(
+            f"   {events.CLIENTS[name]:<56} {Spread.of(_first_ms(samples)).format():<22} "
+            f"{Spread.of(_rates(samples)).format(0):<24} {cpu}"
+        )
+    lines += [
+        "   (counted: every server-sent event of a run, thread.run.created to thread.run.completed, but the "
+        "closing `done`; every run of every client checked event by event against a run read with httpx, "
+        "whose count the emulator confirmed)",
+        "   (first event: from the call to the first event, the median of a repetition's runs; events/s: a "
+        "repetition's events over the sum of its runs' times from the call to the last event; CPU per event: "
+        "client + gateway + emulator)",
+    ]
+    lines += _left_out(result.sdk_version, None)
+    return lines + [f"   {figure.name}: {figure.value.format()}" for figure in _events_figures(results)]
 
 
 def _targets_text(results: Results) -> list[str]:

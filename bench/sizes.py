@@ -25,6 +25,8 @@ class Sizes:
     watchers: tuple[int, ...] = (1, 100, 1000)  # WatchRun: watchers of one run, one scenario each...
     watched_runs: int = 100  # ...then this many runs watched at once, one watcher each
     watch_window: float = 5.0  # seconds the watchers are held open and measured
+    event_runs: int = 20  # streamed runs (v2 server-sent events) per client and repetition...
+    reply_deltas: int = 500  # ...each replying in this many `thread.message.delta` events
 
 
 FULL = Sizes(
@@ -40,6 +42,8 @@ FULL = Sizes(
     memory_runs=100_000,
     memory_repetitions=3,
     startup_repetitions=10,
+    event_runs=20,
+    reply_deltas=500,
 )
 QUICK = Sizes(
     repetitions=3,
@@ -54,4 +58,6 @@ QUICK = Sizes(
     memory_runs=20_000,
     memory_repetitions=1,
     startup_repetitions=3,
+    event_runs=10,
+    reply_deltas=500,
 )

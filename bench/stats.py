@@ -2,7 +2,8 @@
 
 A ratio between two clients is the ratio of their medians; its spread is the range of the ratios of the
 repetitions measured one right after the other (the same repetition of each client), which shows how much
-a noisy machine moved it.
+a noisy machine moved it. A difference is the difference of the medians, with the range of the paired
+differences.
 """
 
 from __future__ import annotations
@@ -52,3 +53,11 @@ def ratio(ours: Sequence[float], theirs: Sequence[float]) -> Spread:
         raise ValueError("a ratio needs as many repetitions on both sides, at least one")
     paired = [a / b for a, b in zip(ours, theirs, strict=True)]
     return Spread(statistics.median(ours) / statistics.median(theirs), min(paired), max(paired))
+
+
+def difference(ours: Sequence[float], theirs: Sequence[float]) -> Spread:
+    """median(ours) - median(theirs), with the min-max of the differences of paired repetitions."""
+    if len(ours) != len(theirs) or not ours:
+        raise ValueError("a difference needs as many repetitions on both sides, at least one")
+    paired = [a - b for a, b in zip(ours, theirs, strict=True)]
+    return Spread(statistics.median(ours) - statistics.median(theirs), min(paired), max(paired))

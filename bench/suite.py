@@ -3,6 +3,7 @@
 `run_all` is what `python -m bench` runs and what the smoke test runs on tiny sizes, so the two cannot drift
 apart. Start-up goes first, while nothing else is busy; the other scenarios share one gateway process, as a
 sidecar would serve them, and each compares its clients side by side, repetition after repetition. The
+emulator writes a streamed run's reply in `Sizes.reply_deltas` deltas (the streamed-run scenario). The
 Node clients (bench/node) run in one Node worker for the whole run, when Node and the project's packages
 are installed; the slow-upstream scenario turns the emulator's latency on for its own duration only.
 """
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import harness, memory, nodeclient, slow_upstream, startup, streaming, unary, watch
+from bench import events, harness, memory, nodeclient, slow_upstream, startup, streaming, unary, watch
+from bench.events import EventsResult
 from bench.memory import MemoryResult
 from bench.sizes import Sizes
 from bench.slow_upstream import SlowUpstreamResult
@@ -59,15 +61,16 @@ class Results:
     slow_upstream: SlowUpstreamResult
     memory: MemoryResult
     watch: WatchResult
+    events: EventsResult
     load_average_after: tuple[float, float, float]
 
 
 def run_all(sizes: Sizes, mode: str, log: Callable[[str], None] = print) -> Results:
-    """Run the five scenarios; `log` is told what is starting."""
+    """Run every scenario; `log` is told what is starting."""
     meta = describe(sizes, mode)
     if meta.node_skipped:
         log(f"the Node clients are left out: {meta.node_skipped}")
-    with harness.emulator() as emulator:
+    with harness.emulator(reply_deltas=sizes.reply_deltas) as emulator:
         log(f"start-up: process start -> health SERVING, {sizes.startup_repetitions} times")
         started = startup.run(emulator.base_url, sizes)
         with harness.gateway(emulator.base_url) as gateway, nodeclient.optional_worker() as node:
@@ -82,10 +85,17 @@ def run_all(sizes: Sizes, mode: str, log: Callable[[str], None] = print) -> Resu
             slow = slow_upstream.run(emulator, gateway, node, sizes)
             log(f"memory: {sizes.memory_runs:,} runs, {sizes.memory_repetitions} repetitions")
             memory_result = memory.run(emulator, gateway, sizes)
+            log(
+                f"streamed runs: {sizes.event_runs} runs of {sizes.reply_deltas} deltas a client, "
+                f"{sizes.repetitions} repetitions"
+            )
+            events_result = events.run(emulator, gateway, sizes)
         log(f"WatchRun: {', '.join(name for name, _, _ in watch.scenarios(sizes))}, a gateway each")
         watch_result = watch.run(emulator, sizes)
     after = os.getloadavg()
-    return Results(meta, started, unary_result, streaming_result, slow, memory_result, watch_result, after)
+    return Results(
+        meta, started, unary_result, streaming_result, slow, memory_result, watch_result, events_result, after
+    )
 
 
 def describe(sizes: Sizes, mode: str) -> Meta:

@@ -6,7 +6,8 @@ client runs, every list is read whole (each pass is checked against the list by 
 the report, the README table and the JSON come out of what was measured. The Node clients (bench/node) run
 where `node` and bench/node/node_modules are installed (`make bench`); elsewhere their test is skipped and
 the others check that they were left out. The emulator's latency option, which the slow-upstream scenario
-relies on, is checked in-process.
+relies on, is checked in-process, and so is the bare SSE reader the streamed-run scenario takes its reference
+from.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench import nodeclient, readers, report, slow_upstream, streaming, suite, unary
+from bench import events, nodeclient, readers, report, slow_upstream, streaming, suite, unary
+from bench.events import Reference
 from bench.listing import Listing, digest
 from bench.sizes import Sizes
 from bench.streaming import StreamSample
@@ -46,6 +48,8 @@ TINY = Sizes(
     watchers=(1, 3),
     watched_runs=2,
     watch_window=0.5,
+    event_runs=2,
+    reply_deltas=20,
 )
 NODE_SKIPPED = nodeclient.unavailable()
 GATEWAY_STREAM_MESSAGES = 3  # one message per upstream page of 100: 100, 100, 50
@@ -141,6 +145,25 @@ def test_every_watcher_reads_its_run_to_the_end(results: Results) -> None:
     assert all(s.rss_during_kib > 0 and s.rss_before_kib > 0 and s.seconds >= 0.5 for s in samples)
 
 
+def test_every_streamed_run_brings_every_event_to_every_client(results: Results) -> None:
+    result = results.events
+    assert set(result.samples) == expected_clients(events.CLIENTS, ("sdk",), ())
+    assert result.sdk_version == readers.sdk_version()
+    assert (result.runs, result.reply_deltas) == (TINY.event_runs, TINY.reply_deltas)
+    names = result.event_names
+    assert names[events.DELTA] == TINY.reply_deltas
+    assert names["thread.run.created"] == names["thread.run.completed"] == 1
+    assert "done" not in names
+    assert sum(names.values()) == result.events_per_run
+    for samples in result.samples.values():  # every client saw every event of every run (checked by name)
+        assert [s.events for s in samples] == [TINY.event_runs * result.events_per_run] * TINY.repetitions
+        for sample in samples:
+            assert len(sample.first_event_s) == len(sample.last_event_s) == sample.runs == TINY.event_runs
+            pairs = zip(sample.first_event_s, sample.last_event_s, strict=True)
+            assert all(0 < first <= last for first, last in pairs)
+            assert set(sample.usage.cpu) == {"client", "gateway", "emulator"}
+
+
 def test_startup_reaches_serving(results: Results) -> None:
     started = results.startup
     assert len(started.serving_s) == len(started.announced_s) == TINY.startup_repetitions
@@ -158,11 +181,16 @@ def test_figures_are_positive_ratios_against_their_targets(results: Results) -> 
     assert any("loopback: gateway (Node" in name for name in names) == with_node
     assert sum("upstream" in name for name in names) == 2 * with_sdk + 2 * with_node
     assert any("gateway CPU per call" in name for name in names)
+    assert any("time to first event, gateway - openai-python" in name for name in names) == with_sdk
+    assert any("events/s, gateway / openai-python" in name for name in names) == with_sdk
+    assert any("gateway CPU per event" in name for name in names)
     for figure in figures:
         assert math.isfinite(figure.value.median)
         if "CPU" in figure.name:  # counted in clock ticks (10 ms): a smoke run's few calls may count none
             assert figure.value.median >= 0
             assert 0 <= figure.value.low <= figure.value.high
+        elif "time to first event" in figure.name:  # a difference: the gateway may be the quicker
+            assert figure.value.low <= figure.value.median <= figure.value.high
         elif "WatchRun" in figure.name:  # half a second of watching: a poll more or less, or none at all
             assert figure.value.median >= 0
         elif "memory" not in figure.name:  # the RSS growth may be zero or negative
@@ -173,7 +201,15 @@ def test_figures_are_positive_ratios_against_their_targets(results: Results) -> 
 
 def test_report_table_and_json_come_out(results: Results) -> None:
     text = report.text(results)
-    headings = ("1. Unary GetRun", "2. Streaming", "3. Slow upstream", "4. Memory", "5. Start-up", "Targets")
+    headings = (
+        "1. Unary GetRun",
+        "2. Streaming",
+        "3. Slow upstream",
+        "4. Memory",
+        "5. Start-up",
+        "6. Streamed",
+    )
+    headings += ("Targets",)
     for heading in headings:
         assert heading in text
     assert "load average (1, 5, 15 min): before the run" in text
@@ -201,6 +237,35 @@ def test_a_pass_that_read_another_list_is_refused() -> None:
             listing.check("client", ids)
         with pytest.raises(RuntimeError, match="not the 2 runs"):
             listing.check_digest("client", len(ids), digest(ids), ids[0], ids[-1])
+
+
+def test_a_run_with_other_events_is_refused() -> None:
+    reference = Reference(["thread.run.created", events.DELTA, "thread.run.completed"])
+    reference.check("ok", ["thread.run.created", events.DELTA, "thread.run.completed"])
+    wrong = (
+        ["thread.run.created", "thread.run.completed"],
+        [*reference.names, events.DELTA],
+        reference.names[::-1],
+    )
+    for names in wrong:
+        with pytest.raises(RuntimeError, match="not the 3 of a run"):
+            reference.check("client", names)
+
+
+async def test_sse_reader_counts_every_event_of_a_run_but_done() -> None:
+    app = create_app(EmulatorConfig(step_seconds=0, reply_deltas=7))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://emulator/v1", headers=events.V2_HEADERS
+    ) as rest:
+        assistant = (await rest.post("/assistants", json={"model": "gpt-4o"})).json()["id"]
+        thread = (await rest.post("/threads", json={})).json()["id"]
+        names = [name async for name in events.sse_events(rest, thread, assistant)]
+        log = (await rest.get("http://emulator/_emulator/requests")).json()
+    assert names[0] == "thread.run.created"
+    assert names[-1] == "thread.run.completed"
+    assert names.count(events.DELTA) == 7
+    assert [entry["stream"]["events"] for entry in log if "stream" in entry] == [len(names)]
 
 
 @pytest.fixture
