@@ -23,19 +23,26 @@ Per run, the time from the call to its first and to its last event; per repetiti
 first event, the events per second (its events over the sum of its runs' times from the call to the last
 event), and the CPU each process spent (the gateway's via /proc: `harness.cpu_seconds`).
 
+The time to first event that the target judges is measured apart, on runs as a live upstream streams them:
+a second emulator paces each run's steps `PACE` apart (a model writing its reply), behind a gateway of its
+own; each client, in turn, starts `Sizes.event_runs` runs and closes each stream at its first event. In the
+burst above, every event of a run is sent at once, and on a machine of two CPUs the gateway converting the
+rest of the burst competes with the client for a CPU: that measures a burst, not the first event.
+
 `python -m bench.events` runs it alone; `suite.run_all` runs it with the other benchmarks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import statistics
 import time
 import warnings
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -57,7 +64,7 @@ CLIENTS = {
 PAIR = ("gateway", "sdk")  # the clients the targets compare
 V2_HEADERS = {**REST_HEADERS, "OpenAI-Beta": "assistants=v2"}
 DELTA = "thread.message.delta"
-Events = Callable[[], AsyncIterator[str]]  # one streamed run, started when iterated: its events' names
+Events = Callable[[], AsyncGenerator[str, None]]  # one streamed run, started when iterated: its events' names
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,22 @@ class EventsSample:
 
 
 @dataclass(frozen=True)
+class FirstEventSample:
+    """One client's repetition on paced runs: per run, seconds from the call to its first event."""
+
+    first_event_s: list[float]
+
+    @property
+    def first_event_ms(self) -> float:
+        """The median of the repetition's runs, in ms."""
+        return statistics.median(self.first_event_s) * 1e3
+
+
+PACE = 0.02
+"""Seconds between two steps of a paced run: a model streaming its reply."""
+
+
+@dataclass(frozen=True)
 class EventsResult:
     """The streamed-run scenario: what a run's stream holds, and every client's repetitions."""
 
@@ -95,6 +118,7 @@ class EventsResult:
     event_names: dict[str, int]  # how many events of each name a run has
     sdk_version: str | None  # None: no SDK with `beta.threads.runs` installed, its client was left out
     samples: dict[str, list[EventsSample]]  # keys of CLIENTS
+    first_event: dict[str, list[FirstEventSample]]  # keys of CLIENTS: on paced runs
 
 
 @dataclass(frozen=True)
@@ -113,9 +137,39 @@ class Reference:
 
 
 def run(emulator: Emulator, gateway: Server, sizes: Sizes) -> EventsResult:
-    """Each client streams `sizes.event_runs` runs per repetition, the clients taking turns."""
+    """Each client streams `sizes.event_runs` runs per repetition, the clients taking turns; then, on a
+    paced emulator and a gateway of its own, the time to each client's first event."""
     thread, assistant = _thread_and_assistant(emulator)
-    return asyncio.run(_run(emulator, gateway, sizes, thread, assistant))
+    result = asyncio.run(_run(emulator, gateway, sizes, thread, assistant))
+    with harness.emulator(step_seconds=PACE) as paced, harness.gateway(paced.base_url) as paced_gateway:
+        thread, assistant = _thread_and_assistant(paced)
+        first = asyncio.run(_first_events(paced, paced_gateway, sizes, thread, assistant))
+    return dataclasses.replace(result, first_event=first)
+
+
+async def _first_events(
+    emulator: Emulator, gateway: Server, sizes: Sizes, thread: str, assistant: str
+) -> dict[str, list[FirstEventSample]]:
+    clients = _clients(emulator, gateway, thread, assistant)
+    samples: dict[str, list[FirstEventSample]] = {name: [] for name in clients}
+    for repetition in range(sizes.repetitions):
+        for name in rotation(list(clients), repetition):
+            async with clients[name]() as events:
+                await _first(events)  # to open the connection
+                times = [await _first(events) for _ in range(sizes.event_runs)]
+            samples[name].append(FirstEventSample(times))
+    return samples
+
+
+async def _first(events: Events) -> float:
+    """Seconds from the call to the first event of a run; the stream is closed there."""
+    started = time.perf_counter()
+    async with aclosing(events()) as stream:
+        async for name in stream:
+            if name != "thread.run.created":
+                raise RuntimeError(f"a run's first event was {name}")
+            return time.perf_counter() - started
+    raise RuntimeError("a run's stream ended before its first event")
 
 
 async def _run(
@@ -134,7 +188,9 @@ async def _run(
                 samples[name].append(await _repetition(name, events, reference, sizes.event_runs, meter))
     emulator.forget_requests()
     names = dict(Counter(reference.names))
-    return EventsResult(sizes.event_runs, deltas, len(reference.names), names, readers.sdk_version(), samples)
+    return EventsResult(
+        sizes.event_runs, deltas, len(reference.names), names, readers.sdk_version(), samples, {}
+    )
 
 
 async def _repetition(
@@ -195,9 +251,13 @@ async def _gateway(target: str, thread: str, assistant: str) -> AsyncIterator[Ev
         stub = pb_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
         request = pb.CreateRunStreamRequest(thread_id=thread, assistant_id=assistant)
 
-        async def events() -> AsyncIterator[str]:
-            async for message in stub.CreateRunStream(request):
-                yield message.event
+        async def events() -> AsyncGenerator[str, None]:
+            call = stub.CreateRunStream(request)
+            try:
+                async for message in call:
+                    yield message.event
+            finally:
+                call.cancel()  # a no-op once the stream ended; else it closes the stream left early
 
         yield events
 
@@ -208,7 +268,7 @@ async def _sdk(base_url: str, thread: str, assistant: str) -> AsyncIterator[Even
 
     async with openai.AsyncOpenAI(api_key=API_KEY, base_url=base_url, max_retries=0) as client:
 
-        async def events() -> AsyncIterator[str]:
+        async def events() -> AsyncGenerator[str, None]:
             with warnings.catch_warnings():  # the SDK marks the Assistants API deprecated on every call
                 warnings.simplefilter("ignore", DeprecationWarning)
                 stream = client.beta.threads.runs.stream(thread_id=thread, assistant_id=assistant)
@@ -225,7 +285,7 @@ async def _rest_sse(base_url: str, thread: str, assistant: str) -> AsyncIterator
         yield lambda: sse_events(rest, thread, assistant)
 
 
-async def sse_events(client: httpx.AsyncClient, thread: str, assistant: str) -> AsyncIterator[str]:
+async def sse_events(client: httpx.AsyncClient, thread: str, assistant: str) -> AsyncGenerator[str, None]:
     """A streamed run read as bare server-sent events: each event's name once its data is parsed; `done`
     (`data: [DONE]`) ends it and is not counted."""
     body = {"assistant_id": assistant, "stream": True}
@@ -273,6 +333,9 @@ def main() -> None:
     for name, samples in result.samples.items():
         for sample in samples:
             print(json.dumps({"client": name, **asdict(sample)}))
+    for name, paced in result.first_event.items():
+        for first in paced:
+            print(json.dumps({"client": name, "paced": True, **asdict(first)}))
 
 
 if __name__ == "__main__":

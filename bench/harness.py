@@ -125,11 +125,21 @@ class Emulator:
 
 
 @contextmanager
-def emulator(reply_deltas: int | None = None) -> Iterator[Emulator]:
-    """Run the emulator (runs complete at once: `--step-seconds 0`) for the duration of the block; a streamed
-    run's reply in `reply_deltas` `thread.message.delta` events (None: the emulator's default)."""
+def emulator(reply_deltas: int | None = None, step_seconds: float = 0.0) -> Iterator[Emulator]:
+    """Run the emulator for the duration of the block: runs complete at once (`--step-seconds 0`) unless
+    `step_seconds` paces them; a streamed run's reply in `reply_deltas` `thread.message.delta` events (None:
+    the emulator's default)."""
     port = free_port()
-    argv = ["--host", "127.0.0.1", "--port", str(port), "--step-seconds", "0", "--api-key", API_KEY]
+    argv = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--step-seconds",
+        str(step_seconds),
+        "--api-key",
+        API_KEY,
+    ]
     if reply_deltas is not None:
         argv += ["--reply-deltas", str(reply_deltas)]
     child = subprocess.Popen((sys.executable, "-m", "emulator", *argv), stdout=subprocess.DEVNULL, text=True)

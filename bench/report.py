@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench import events, slow_upstream, streaming, unary
-from bench.events import EventsSample
+from bench.events import EventsSample, FirstEventSample
 from bench.measure import CLIENT
 from bench.stats import Spread, difference, ratio
 from bench.streaming import StreamSample
@@ -112,13 +112,15 @@ def _events_figures(results: Results) -> list[Figure]:
     difference of the medians), at least as many events a second; and the gateway's CPU per event."""
     result = results.events
     ours, theirs = (result.samples.get(name, []) for name in events.PAIR)
+    paced = [result.first_event.get(name, []) for name in events.PAIR]
     what = f"streamed run of {result.events_per_run} events"
     rows = []
     if ours and theirs:
-        first, rate = [_first_ms(ours), _first_ms(theirs)], [_rates(ours), _rates(theirs)]
+        first, rate = [_first_ms(paced[0]), _first_ms(paced[1])], [_rates(ours), _rates(theirs)]
         rows += [
             Figure(
-                f"{what}: time to first event, gateway - openai-python stream helper, ms",
+                f"streamed run, steps {events.PACE * 1000:.0f} ms apart: time to first event, gateway - "
+                "openai-python stream helper, ms",
                 difference(*first),
                 "<= 1",
                 f"{Spread.of(first[0]).format()} ms",
@@ -138,7 +140,7 @@ def _events_figures(results: Results) -> list[Figure]:
     return rows
 
 
-def _first_ms(samples: Sequence[EventsSample]) -> list[float]:
+def _first_ms(samples: Sequence[EventsSample | FirstEventSample]) -> list[float]:
     return [sample.first_event_ms for sample in samples]
 
 
@@ -475,20 +477,25 @@ def _events_text(results: Results) -> list[str]:
         f"6. Streamed runs (v2 server-sent events): {result.runs} runs per client and repetition, one after "
         f"the other on an open connection, {reps} repetitions; a run has {result.events_per_run} events, "
         f"{result.reply_deltas} of them {events.DELTA}",
-        f"   {'client':<56} {'first event ms':<22} {'events/s':<24} CPU us/event",
+        f"   {'client':<56} {'first event ms, paced':<22} {'first event ms, burst':<22} {'events/s':<24} "
+        "CPU us/event",
     ]
     for name, samples in result.samples.items():
         cpu = " + ".join(
             f"{statistics.median(s.cpu_us_per_event(role) for s in samples):.1f}" for role in ROLES
         )
+        paced = result.first_event.get(name, [])
         lines.append(
-            f"   {events.CLIENTS[name]:<56} {Spread.of(_first_ms(samples)).format():<22} "
-            f"{Spread.of(_rates(samples)).format(0):<24} {cpu}"
+            f"   {events.CLIENTS[name]:<56} {Spread.of(_first_ms(paced)).format() if paced else '-':<22} "
+            f"{Spread.of(_first_ms(samples)).format():<22} {Spread.of(_rates(samples)).format(0):<24} {cpu}"
         )
     lines += [
         "   (counted: every server-sent event of a run, thread.run.created to thread.run.completed, but the "
         "closing `done`; every run of every client checked event by event against a run read with httpx, "
         "whose count the emulator confirmed)",
+        f"   (first event, paced: on another emulator whose runs step every {events.PACE * 1e3:.0f} "
+        "ms, as a live model streams, through a gateway of its own, each stream closed at its first event; "
+        "burst: in the runs above, whose every event is sent at once)",
         "   (first event: from the call to the first event, the median of a repetition's runs; events/s: a "
         "repetition's events over the sum of its runs' times from the call to the last event; CPU per event: "
         "client + gateway + emulator)",

@@ -162,6 +162,11 @@ def test_every_streamed_run_brings_every_event_to_every_client(results: Results)
             pairs = zip(sample.first_event_s, sample.last_event_s, strict=True)
             assert all(0 < first <= last for first, last in pairs)
             assert set(sample.usage.cpu) == {"client", "gateway", "emulator"}
+    # The time to the first event, on paced runs: every client, every repetition, every run.
+    assert set(result.first_event) == set(result.samples)
+    for paced in result.first_event.values():
+        assert [len(p.first_event_s) for p in paced] == [TINY.event_runs] * TINY.repetitions
+        assert all(seconds > 0 for p in paced for seconds in p.first_event_s)
 
 
 def test_startup_reaches_serving(results: Results) -> None:
