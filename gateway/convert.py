@@ -281,8 +281,8 @@ def _json_type(value: Any) -> str:
 
 def _restify(value: Any, schema: Schema | None) -> Any:
     # A body from MessageToDict: enum names become REST strings; inside a Struct (schema None), integral
-    # floats become ints and keys are sorted. Request messages have no float or double fields
-    # (tests/test_convert.py checks it).
+    # floats become ints and keys are sorted. A double field of the request itself (v2's temperature) is a
+    # SCALAR and goes out as written; no request has a repeated double (tests/test_convert.py checks it).
     if isinstance(value, list):
         return [_restify(item, schema) for item in value]
     if not isinstance(value, dict):

@@ -64,6 +64,27 @@ def validate(route: Route, request: Message) -> None:
     if "response_format" in fields and getattr(request, "response_format").HasField("object"):
         schema = getattr(getattr(request, "response_format"), "object").json_schema
         _check_twin("response_format.object.json_schema", schema, "schema")
+    _check_types(request, "")
+
+
+def _check_types(message: Message, path: str) -> None:
+    """Every message set in a request whose REST object has a `type` says which (unset, the REST object would
+    go out without it): a named tool choice, a truncation strategy, a response format object ..."""
+    for field, value in message.ListFields():
+        kind = field.message_type
+        if kind is None or kind.GetOptions().map_entry or kind.full_name.startswith("google.protobuf."):
+            continue
+        for index, item in enumerate(value if field.is_repeated else [value]):
+            where = f"{path}{field.name}" + (f"[{index}]" if field.is_repeated else "")
+            discriminator = item.DESCRIPTOR.fields_by_name.get("type")
+            if (
+                discriminator is not None
+                and discriminator.enum_type is not None
+                and not getattr(item, "type")
+            ):
+                names = ", ".join(v.name for v in discriminator.enum_type.values if v.number)
+                raise InvalidArgument(f"{where}.type", f"must be set: one of {names}")
+            _check_types(item, where + ".")
 
 
 def _check_id(name: str, value: str) -> None:

@@ -20,6 +20,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
+from runs_gateway.assistants.v2 import runs_service_pb2 as pb_v2
 
 from gateway.convert import ConversionError, encode, enum_to_rest, to_message, to_rest
 from gateway.routes import ROUTES
@@ -28,6 +29,7 @@ JSON = dict[str, Any]
 FIXTURES = Path(__file__).parent / "fixtures"
 STRUCT = "google.protobuf.Struct"
 SERVICE = pb.DESCRIPTOR.services_by_name["RunsService"]
+SERVICE_V2 = pb_v2.DESCRIPTOR.services_by_name["RunsService"]
 Key = str | int
 
 
@@ -865,9 +867,10 @@ def test_submit_tool_outputs_body() -> None:
 
 
 def request_messages() -> dict[str, Any]:
-    """Every message reachable from a RunsService request type, by full name (Struct internals excluded)."""
+    """Every message reachable from a request type of either version's RunsService, by full name (Struct
+    internals excluded)."""
     found: dict[str, Any] = {}
-    pending = [method.input_type for method in SERVICE.methods]
+    pending = [method.input_type for service in (SERVICE, SERVICE_V2) for method in service.methods]
     while pending:
         descriptor = pending.pop()
         if descriptor.full_name in found or descriptor.full_name.startswith("google.protobuf."):
@@ -878,9 +881,9 @@ def request_messages() -> dict[str, Any]:
     return found
 
 
-def test_request_messages_have_no_float_or_double_fields() -> None:
-    # convert.to_rest sends every integral float of a body as a JSON integer; that is right only because
-    # the only numbers in a request body that protobuf holds as doubles are inside a Struct.
+def test_request_doubles_are_the_api_fractions_and_are_sent_as_written() -> None:
+    # convert.to_rest sends an integral float inside a Struct as a JSON integer (the Struct's doubles stand
+    # for JSON numbers), never a double field's value: temperature 1.0 goes up as 1.0.
     messages = request_messages()
     package = "runs_gateway.assistants.v1."
     assert {
@@ -888,10 +891,22 @@ def test_request_messages_have_no_float_or_double_fields() -> None:
     } <= set(messages)
     assert any(name.endswith("MetadataEntry") for name in messages)
     floating = (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE)
-    offenders = [
+    doubles = {
         field.full_name
         for descriptor in messages.values()
         for field in descriptor.fields
         if field.type in floating
-    ]
-    assert offenders == []
+    }
+    v2 = "runs_gateway.assistants.v2."
+    assert doubles == {
+        *(
+            v2 + f"{request}.{name}"
+            for request in ("CreateRunRequest", "CreateRunStreamRequest")
+            for name in ("temperature", "top_p")
+        ),
+        v2 + "FileSearchRankingOptions.score_threshold",
+    }
+    request = pb_v2.CreateRunRequest(thread_id="t", assistant_id="a", temperature=1.0, top_p=0.5)
+    assert encode(to_rest(request, ("assistant_id", "temperature", "top_p"))) == (
+        b'{"assistant_id":"a","temperature":1.0,"top_p":0.5}'
+    )

@@ -329,6 +329,19 @@ def test_bad_requests_are_refused_before_any_upstream_call(
             "tools[0].file_search",
         ),
         (pb.SubmitToolOutputsStreamRequest(thread_id="t", run_id="r"), "tool_outputs"),
+        (
+            # Unset, the REST object would go out without its `type`.
+            pb.CreateRunStreamRequest(
+                thread_id="t", assistant_id="a", tool_choice=res.ToolChoice(tool=res.NamedToolChoice())
+            ),
+            "tool_choice.tool.type",
+        ),
+        (
+            pb.CreateRunStreamRequest(
+                thread_id="t", assistant_id="a", truncation_strategy=res.TruncationStrategy(last_messages=2)
+            ),
+            "truncation_strategy.type",
+        ),
     ]
     for request, field in cases:
         call = (
