@@ -23,7 +23,7 @@ from runs_gateway.assistants.v1 import runs_service_pb2 as _v1  # noqa: F401  (r
 from runs_gateway.assistants.v2 import runs_service_pb2 as _v2  # noqa: F401  (registers the v2 service)
 
 from gateway import convert, pagination, validate
-from gateway.errors import ResponseTooLarge, UpstreamError, UpstreamProtocolError
+from gateway.errors import ResponseTooLarge, StreamBroken, UpstreamError, UpstreamProtocolError
 from gateway.routes import APIS, LARGEST_PAGE, UNKNOWN_EVENT_FIELD, Api, Route, Watch, query_field
 from gateway.upstream import CallOptions, Upstream
 from gateway.watch import CREDENTIALS, Target, Watches
@@ -151,10 +151,16 @@ class Gateway:
             route=route.path,
             headers=binding.headers,
         )
+        last = ""
         with _addressing(route, request):
             async with aclosing(events):
-                async for name, data in events:
-                    yield self._checked(self._event(binding, name, data))
+                try:
+                    async for last, data in events:
+                        yield self._checked(self._event(binding, last, data))
+                except StreamBroken:
+                    if last not in binding.api.resting:
+                        raise
+                    # Closed right after the run came to rest, only its `done` missing: the stream is whole.
 
     @staticmethod
     def _event(binding: Binding, name: str, data: str) -> Message:

@@ -138,6 +138,12 @@ EVENTS_V2: dict[str, str] = {
 `RunStreamEvent`, `RunStepStreamEvent` and `MessageStreamEvent`). Any other event is sent as JSON text in
 `UNKNOWN_EVENT_FIELD`: the API warns that events will be added."""
 UNKNOWN_EVENT_FIELD = "data_json"
+RESTING_V2 = frozenset(
+    f"thread.run.{name}"
+    for name in ("requires_action", "completed", "incomplete", "failed", "cancelled", "expired")
+)
+"""The events after which a run's stream has nothing more to say: an upstream that closes the stream right
+after one of them without its `done` has still ended it whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +151,8 @@ class Api:
     """One version of the REST API as the gateway serves it.
 
     `service` is the full name of its gRPC service; `beta`, the `OpenAI-Beta` header its REST calls carry;
-    `events`, for streamed runs, which field of a streamed message carries each server-sent event.
+    `events`, for streamed runs, which field of a streamed message carries each server-sent event, and
+    `resting`, the events after which a run's stream is whole even without its `done`.
     """
 
     version: str
@@ -154,9 +161,18 @@ class Api:
     routes: Mapping[str, Route]
     watches: Mapping[str, Watch]
     events: Mapping[str, str] = field(default_factory=dict)
+    resting: frozenset[str] = frozenset()
 
 
 V1 = Api("v1", "runs_gateway.assistants.v1.RunsService", "assistants=v1", ROUTES, WATCHES)
-V2 = Api("v2", "runs_gateway.assistants.v2.RunsService", "assistants=v2", ROUTES_V2, WATCHES_V2, EVENTS_V2)
+V2 = Api(
+    "v2",
+    "runs_gateway.assistants.v2.RunsService",
+    "assistants=v2",
+    ROUTES_V2,
+    WATCHES_V2,
+    EVENTS_V2,
+    RESTING_V2,
+)
 APIS = (V1, V2)
 """Every version the gateway serves, each as its own gRPC service on the same server."""

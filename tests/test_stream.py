@@ -30,8 +30,9 @@ from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
 
 from emulator import EmulatorConfig, EmulatorServer
 from gateway.config import Settings
+from gateway.core import Gateway, method_path
 from gateway.errors import StreamBroken, UpstreamError, UpstreamProtocolError
-from gateway.routes import EVENTS_V2
+from gateway.routes import EVENTS_V2, V2
 from gateway.upstream import CallOptions, Upstream
 
 Code = grpc.StatusCode
@@ -557,3 +558,45 @@ async def test_a_stream_that_ends_without_done_is_broken_and_one_that_is_not_sse
     (refused,) = await read_events(b'{"id": "run_1"}', content_type="application/json")
     assert isinstance(refused, UpstreamProtocolError)
     assert "not an event stream" in str(refused)
+
+
+async def streamed(body: bytes) -> list[Any]:
+    """The messages the core streams for CreateRunStream over an upstream answering `body`, then what it
+    raised."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert json.loads(request.content)["stream"] is True
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    core = Gateway(
+        Upstream("http://upstream.test/v1", "sk-key-0123456789", transport=httpx.MockTransport(answer))
+    )
+    request = pb.CreateRunStreamRequest(thread_id="thread_1", assistant_id="asst_1")
+    seen: list[Any] = []
+    try:
+        async for message in core.stream(method_path(V2, "CreateRunStream"), request, CallOptions()):
+            seen.append(message.event)
+    except Exception as exc:  # what it raised is part of the answer
+        seen.append(exc)
+    finally:
+        await core.upstream.aclose()
+    return seen
+
+
+async def test_a_stream_closed_right_after_the_run_rests_is_whole_even_without_done() -> None:
+    run = json.dumps({"id": "run_1", "object": "thread.run", "status": "completed"})
+    events = [("thread.run.in_progress", run), ("thread.run.completed", run)]
+    assert await streamed(sse(*events, done=False)) == ["thread.run.in_progress", "thread.run.completed"]
+    *before, error = await streamed(sse(events[0], done=False))
+    assert before == ["thread.run.in_progress"]
+    assert isinstance(error, StreamBroken)
+
+
+async def test_an_event_that_does_not_fit_its_message_ends_the_stream_after_the_events_before_it() -> None:
+    good = json.dumps({"id": "run_1", "status": "queued"})
+    bad = json.dumps({"id": "run_1", "status": 7})
+    *before, error = await streamed(sse(("thread.run.queued", good), ("thread.run.in_progress", bad)))
+    assert before == ["thread.run.queued"]
+    assert isinstance(error, UpstreamProtocolError)
+    assert "thread.run.in_progress" in str(error)
+    assert "run.status" in str(error)
