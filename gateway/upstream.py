@@ -213,7 +213,8 @@ class Upstream:
         answer = await self._answered(call, options, stream=True)
         response, count = answer.response, 0
         try:
-            if response.headers.get("content-type", "").partition(";")[0].strip() != "text/event-stream":
+            media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+            if media_type != "text/event-stream":
                 raise UpstreamProtocolError(
                     f"upstream answered HTTP {response.status_code} to a streamed call with a body that is "
                     "not an event stream"
