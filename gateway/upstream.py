@@ -12,8 +12,8 @@ streams in, so a hostile upstream cannot exhaust the gateway's memory. Secrets n
 message.
 
 `events` makes a streamed call (`"stream": true`) and reads its server-sent events with httpx-sse: each
-event is bounded by `max_body_bytes` and, without a client deadline, by the timeout as the longest wait for
-the next one; `done` ends the stream, an `error` event raises the UpstreamError it describes, and a stream
+event is bounded by `max_body_bytes`, and the wait for the next one by the timeout (and the client's
+deadline); `done` ends the stream, an `error` event raises the UpstreamError it describes, and a stream
 that ends without `done` raises `StreamBroken`. Retries stop once the upstream has answered a stream.
 """
 
@@ -279,7 +279,9 @@ class Upstream:
                     params=call.params,
                     content=call.content,
                     headers=call.headers,
-                    timeout=timeout,
+                    # A stream's reads are bounded per event by `events` (httpx's read timeout would end
+                    # a silence as a broken connection, not as the timeout it is).
+                    timeout=httpx.Timeout(timeout, read=None) if stream else timeout,
                 )
                 response = await self._client.send(request, stream=True)
                 body = b""
@@ -351,13 +353,14 @@ class Upstream:
         return left
 
     def _event_wait(self, options: CallOptions) -> float:
-        """How long to wait for the next event: until the client's deadline, else the timeout."""
+        """How long to wait for the next event: the timeout, or less when the client's deadline comes first
+        (a stream may last longer than the timeout, a silence may not)."""
         if options.deadline is None:
             return self._timeout
         left = options.deadline - time.monotonic()
         if left <= 0:
             raise DeadlineExceeded("the deadline passed while the run was streaming")
-        return left
+        return min(left, self._timeout)
 
     def _headers(
         self, options: CallOptions, extra: Mapping[str, str] | None, content: bytes | None

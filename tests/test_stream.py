@@ -310,6 +310,25 @@ def test_a_deadline_ends_the_stream_and_closes_it_upstream(
     paced.wait_for(lambda: paced.streams()["disconnected"] > before, "the stream closed")
 
 
+def test_an_upstream_silent_longer_than_the_timeout_ends_the_stream_after_its_events() -> None:
+    # The client's deadline is far; the gateway's --timeout (3 s) bounds each wait for the next event, and
+    # this emulator's run takes its next step 10 minutes later.
+    with emulator(600.0) as stalled:
+        settings = Settings(listen="127.0.0.1:0", base_url=stalled.base_url, api_key=KEY, timeout=3)
+        request = pb.CreateRunStreamRequest(thread_id=stalled.thread(), assistant_id=stalled.assistant())
+        with GatewayThread(settings) as target, grpc.insecure_channel(target) as channel:
+            stub = pb_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
+            started = time.monotonic()
+            received, error = until_error(stub.CreateRunStream(request, timeout=1200))
+            # Ended by the gateway's timeout, not by the client's deadline nor the upstream's next step.
+            assert time.monotonic() - started < 300
+        assert received
+        assert received[0].event == "thread.run.created"
+        assert all(e.run.status != res.RUN_STATUS_COMPLETED for e in received)
+        assert error.code() == Code.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
+        stalled.wait_for(lambda: stalled.streams()["disconnected"] == 1, "the stream closed")
+
+
 def test_bad_requests_are_refused_before_any_upstream_call(
     fast: Emulated, stub: pb_grpc.RunsServiceStub
 ) -> None:
