@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
+from openapi_spec import Spec, read
 
 from emulator import EmulatorConfig, EmulatorServer, create_app, stream
 from emulator.server import parse_config
@@ -96,85 +96,23 @@ def data(events: Iterable[tuple[str, str]], name: str) -> list[dict[str, Any]]:
 # The v2 OpenAPI description, beside the repository (../shared): the schema of each object and event.
 
 SPEC_PATH = Path(__file__).resolve().parent.parent.parent / "shared/openapi/openai-openapi-v2-latest.yaml"
-TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list, "object": dict,
-}  # fmt: skip
 
 
 @functools.cache
-def schemas() -> dict[str, Any]:
+def spec() -> Spec:
     if not SPEC_PATH.is_file():
         pytest.skip(f"OpenAI's OpenAPI description is not at {SPEC_PATH} (it sits beside the repository)")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the 3 MB file in a second
-    return dict(yaml.load(SPEC_PATH.read_text(encoding="utf-8"), Loader=loader)["components"]["schemas"])
-
-
-def resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        schema = schemas()[schema["$ref"].rsplit("/", 1)[-1]]
-    return schema
+    return read(SPEC_PATH)
 
 
 @functools.cache
 def event_schemas() -> dict[str, dict[str, Any]]:
     """Each event name of `AssistantStreamEvent` → the schema of its data."""
     found = {}
-    for group in map(resolve, schemas()["AssistantStreamEvent"]["oneOf"]):
-        for variant in map(resolve, group.get("oneOf", [group])):
+    for group in map(spec().resolve, spec().schemas["AssistantStreamEvent"]["oneOf"]):
+        for variant in map(spec().resolve, group.get("oneOf", [group])):
             found[variant["properties"]["event"]["enum"][0]] = variant["properties"]["data"]
     return found
-
-
-def spec_errors(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
-    """Where `value` breaks `schema` (OpenAPI 3: $ref, nullable, allOf / oneOf / anyOf, type, enum,
-    required, additionalProperties, items, minimum / maximum); empty when it conforms."""
-    nullable = schema.get("nullable") or any(part.get("nullable") for part in schema.get("allOf", []))
-    schema = resolve(schema)
-    if value is None and (nullable or schema.get("nullable")):
-        return []
-    if "allOf" in schema:
-        return [error for part in schema["allOf"] for error in spec_errors(value, part, path)]
-    for union in ("oneOf", "anyOf"):
-        if union in schema:
-            failures = [spec_errors(value, part, path) for part in schema[union]]
-            matched = failures.count([])
-            return [] if matched == 1 or (matched and union == "anyOf") else [f"{path}: {union} {failures}"]
-    return _type_errors(value, schema, path) or _nested_errors(value, schema, path)
-
-
-def _type_errors(value: Any, schema: dict[str, Any], path: str) -> list[str]:
-    kind = schema.get("type")
-    if kind == "null":
-        return [] if value is None else [f"{path}: {value!r} is not null"]
-    if kind is not None and (
-        not isinstance(value, TYPES[kind]) or (isinstance(value, bool) and kind != "boolean")
-    ):
-        return [f"{path}: {value!r} is not of type {kind}"]
-    if value not in schema.get("enum", [value]):
-        return [f"{path}: {value!r} is not one of {schema['enum']}"]
-    lo, hi = schema.get("minimum", value), schema.get("maximum", value)
-    if isinstance(value, int | float) and not lo <= value <= hi:
-        return [f"{path}: {value!r} is out of range"]
-    return []
-
-
-def _nested_errors(value: Any, schema: dict[str, Any], path: str) -> list[str]:
-    if isinstance(value, list):
-        return [
-            error
-            for n, item in enumerate(value)
-            for error in spec_errors(item, schema.get("items", {}), f"{path}[{n}]")
-        ]
-    if not isinstance(value, dict):
-        return []
-    properties, extra = schema.get("properties", {}), schema.get("additionalProperties", True)
-    errors = [f"{path}: missing {name}" for name in schema.get("required", []) if name not in value]
-    for name, item in value.items():
-        if name in properties:
-            errors += spec_errors(item, properties[name], f"{path}.{name}")
-        elif extra is False:
-            errors.append(f"{path}: unexpected {name}")
-    return errors
 
 
 def assert_spec_events(events: list[tuple[str, str]]) -> None:
@@ -182,11 +120,11 @@ def assert_spec_events(events: list[tuple[str, str]]) -> None:
     for name, text in events:
         assert name in event_schemas(), f"{name} is not an event of the v2 description"
         body = text if name == "done" else json.loads(text)
-        assert spec_errors(body, event_schemas()[name]) == [], name
+        assert spec().errors(body, event_schemas()[name]) == [], name
 
 
 def assert_spec(obj: dict[str, Any], schema: str) -> None:
-    assert spec_errors(obj, schemas()[schema]) == [], schema
+    assert spec().errors(obj, spec().schemas[schema]) == [], schema
 
 
 async def test_the_same_paths_serve_v1_or_v2_by_the_header(rest: httpx.AsyncClient) -> None:
