@@ -9,6 +9,8 @@ match winning, the way httpcore's `map_exceptions` does:
   table (`doc/http-grpc-status-mapping.md`), which is for responses without a grpc-status and maps 404 to
   UNIMPLEMENTED.
 - `TRANSPORT_TO_GRPC`: a failure to get any HTTP answer (timeout, refused connection, reset).
+- `EVENT_ERROR_STATUS`: the error type of a streamed run's `error` event to the HTTP status that type comes
+  with, so the event goes through `HTTP_TO_GRPC` like the answer it stands for.
 
 Every status carries AIP-193 details (`google.rpc.Status` in the `grpc-status-details-bin` trailer, packed
 by grpcio-status): always an `ErrorInfo` (a machine-readable reason in UPPER_SNAKE_CASE, the domain
@@ -52,6 +54,18 @@ HTTP_TO_GRPC: dict[int, grpc.StatusCode] = {
     504: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 """HTTP status of an upstream error answer → gRPC code; any other status is UNKNOWN."""
+
+EVENT_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "server_error": 500,
+}
+"""The error `type` of an `error` event → the HTTP status an error of that type comes with, so the event
+maps to the same gRPC code as the answer it stands for (any other type: 500)."""
 
 
 class Answered(Protocol):

@@ -33,7 +33,13 @@ import httpx
 import httpx_sse
 
 from gateway import metadata, retry
-from gateway.errors import DeadlineExceeded, StreamBroken, UpstreamError, UpstreamProtocolError
+from gateway.errors import (
+    EVENT_ERROR_STATUS,
+    DeadlineExceeded,
+    StreamBroken,
+    UpstreamError,
+    UpstreamProtocolError,
+)
 from gateway.retry import RetryPolicy
 from gateway.transport import AiohttpTransport
 
@@ -85,18 +91,6 @@ class CallOptions:
 
 Params = Mapping[str, str | int | list[str]]
 """Query parameters; a list is sent as one parameter per value (`include[]=a&include[]=b`)."""
-
-EVENT_ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "rate_limit_error": 429,
-    "rate_limit_exceeded": 429,
-    "server_error": 500,
-}
-"""The error `type` of an `error` event → the HTTP status an error of that type comes with, so the event
-maps to the same gRPC code as the answer it stands for (any other type: 500)."""
 
 
 @dataclass(slots=True)
