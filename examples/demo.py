@@ -213,8 +213,10 @@ def main() -> None:
                 pb.ModifyRunRequest(thread_id=thread_id, run_id=run.id, metadata={"demo": "yes"})
             )
             print(f"\nModifyRun  metadata={dict(tagged.run.metadata)}")
-            for _ in range(2):  # two more runs, so the list has something to page through
-                drive_run(stub, thread_id, assistant_id, answer)
+            print("\nTwo more runs on the thread, driven the same way, so that ListRuns has pages to stream:")
+            for _ in range(2):
+                extra = drive_run(stub, thread_id, assistant_id, answer)
+                print(f"  run  {extra.id}  {res.RunStatus.Name(extra.status)}")
             print("\nListRuns (streamed a message per page, page size 2, oldest first):")
             request = pb.ListRunsRequest(thread_id=thread_id, limit=2, order=pb.LIST_ORDER_ASC)
             for number, page in enumerate(stub.ListRuns(request, timeout=60), 1):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
@@ -74,8 +75,11 @@ class RawJSON(str):
 def to_message(data: JSON, message_class: type[M]) -> M:
     """Build a `message_class` from a REST object (which is left as it was)."""
     arguments = _arguments(data, _schema(message_class.DESCRIPTOR))
+    # Every generated class takes its fields as keywords; the base class of typeshed's protobuf stubs has no
+    # constructor of its own (since 7.35.1.20261122), so the keywords are typed here, once.
+    build: Callable[..., M] = message_class
     try:
-        return message_class(**arguments)
+        return build(**arguments)
     except (TypeError, ValueError) as exc:  # a scalar of the wrong JSON type, refused by protobuf
         path, problem = _refused(arguments, message_class)
         raise ConversionError(problem, path) from exc
@@ -90,8 +94,9 @@ def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] =
     """The REST body of `message`: its `fields` that are set.
 
     Fields with presence (`optional` scalars, messages) are sent when set, even to "" or 0; plain scalars are
-    always sent (a tool output may be ""); an empty list or map is left out, which means "the default" in
-    REST (CreateRun without `tools` keeps the assistant's), unless the field is in `always`.
+    always sent (a tool output may be ""); an empty list or map is left out, at every depth, which means
+    "the default" in REST (CreateRun without `tools` keeps the assistant's), unless the field is in `always`
+    (a nested one by its dotted path: `additional_messages.attachments.tools`).
     """
     data = json_format.MessageToDict(
         message,
@@ -100,8 +105,8 @@ def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] =
         use_integers_for_enums=False,
     )
     body = {name: data[name] for name in fields if name in data and (data[name] != [] and data[name] != {})}
-    body.update({name: data[name] for name in always})
-    return _restify(body, _schema(message.DESCRIPTOR))  # type: ignore[no-any-return]
+    body.update({name: data[name] for name in always if "." not in name})
+    return _restify(body, _schema(message.DESCRIPTOR), frozenset(always))  # type: ignore[no-any-return]
 
 
 def json_text(value: Any) -> str:
@@ -279,12 +284,18 @@ def _json_type(value: Any) -> str:
     return "a JSON " + _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _restify(value: Any, schema: Schema | None) -> Any:
+def _restify(
+    value: Any, schema: Schema | None, keep: frozenset[str] = frozenset(), nested: bool = False
+) -> Any:
     # A body from MessageToDict: enum names become REST strings; inside a Struct (schema None), integral
     # floats become ints and keys are sorted. A double field of the request itself (v2's temperature) is a
     # SCALAR and goes out as written; no request has a repeated double (tests/test_convert.py checks it).
+    # In a nested message an empty list or map is left out, as at the top (`to_rest`): protobuf cannot tell
+    # it from unset, and no nested field of a request requires one (v2's AdditionalMessage without
+    # attachments goes up without `"attachments": []`, as the SDK sends it); `keep` names those the API
+    # requires all the same, by their dotted paths below this level.
     if isinstance(value, list):
-        return [_restify(item, schema) for item in value]
+        return [_restify(item, schema, keep, nested) for item in value]
     if not isinstance(value, dict):
         return int(value) if isinstance(value, float) and value.is_integer() else value
     if schema is None:
@@ -292,6 +303,8 @@ def _restify(value: Any, schema: Schema | None) -> Any:
     body = {}
     for key, item in value.items():
         field = schema[key]
+        if nested and _empty(field, item) and key not in keep:
+            continue
         if field.kind is OBJECT and field.twin and value.get(field.twin):
             continue  # the JSON text stands for it (validation allows only one of the two)
         if field.kind is ENUM and item == _zero_name(field.enum):
@@ -305,11 +318,23 @@ def _restify(value: Any, schema: Schema | None) -> Any:
             if item:  # a twin is never a REST field: its text goes out under its Struct's name
                 body[field.twin] = RawJSON(item)
             continue
-        body[key] = _restify_field(field, item)
+        body[key] = _restify_field(field, item, _below(keep, key))
     return body
 
 
-def _restify_field(field: Field, value: Any) -> Any:
+def _empty(field: Field, value: Any) -> bool:
+    """Whether `value` is an empty list or map, which protobuf cannot tell from unset."""
+    return (field.repeated or field.kind is STRINGS) and (value == [] or value == {})
+
+
+def _below(keep: frozenset[str], key: str) -> frozenset[str]:
+    """The paths of `keep` under `key`, relative to it."""
+    if not keep:
+        return keep
+    return frozenset(path.removeprefix(f"{key}.") for path in keep if path.startswith(f"{key}."))
+
+
+def _restify_field(field: Field, value: Any, keep: frozenset[str]) -> Any:
     if field.kind is ENUM:
         return (
             [_enum_name_to_rest(field.enum, v) for v in value]
@@ -317,7 +342,7 @@ def _restify_field(field: Field, value: Any) -> Any:
             else _enum_name_to_rest(field.enum, value)
         )
     if field.kind is MESSAGE:
-        return _restify(value, field.schema)
+        return _restify(value, field.schema, keep, nested=True)
     return _restify(value, None) if field.kind is OBJECT else value
 
 
@@ -325,7 +350,7 @@ def _restify_union(field: Field, value: JSON) -> Any:
     """The REST string or object of a union from MessageToDict; None when neither form is set."""
     string_form, object_form = field.forms
     if object_form in value:
-        return _restify(value[object_form], field.schema[object_form].schema)
+        return _restify(value[object_form], field.schema[object_form].schema, nested=True)
     mode = value.get(string_form)
     return None if mode is None or mode == _zero_name(field.enum) else _enum_name_to_rest(field.enum, mode)
 

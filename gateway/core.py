@@ -54,7 +54,7 @@ class Binding:
 def _bind(api: Api, method: MethodDescriptor) -> Binding:
     watch = api.watches.get(method.name)
     route = watch.poll if watch is not None else api.routes[method.name]
-    headers = {"OpenAI-Beta": api.beta}
+    headers = {"openai-beta": api.beta}
     return Binding(api, route, GetMessageClass(method.output_type), method.server_streaming, headers, watch)
 
 
@@ -168,7 +168,7 @@ class Gateway:
         for an event this version does not know, as JSON text."""
         field = binding.api.events.get(name)
         if field is None:
-            return binding.response(event=name, **{UNKNOWN_EVENT_FIELD: data})
+            return convert.to_message({"event": name, UNKNOWN_EVENT_FIELD: data}, binding.response)
         try:
             return convert.to_message({"event": name, field: json.loads(data)}, binding.response)
         except ValueError as exc:  # ConversionError is one, and so is a JSONDecodeError

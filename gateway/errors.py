@@ -34,6 +34,8 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from gateway.routes import APIS
+
 log = logging.getLogger(__name__)
 
 DOMAIN = "runs-gateway"
@@ -116,8 +118,11 @@ class UpstreamError(GatewayError):
         retry_after: float | None = None,
         api_error: bool = True,
         in_stream: bool = False,
+        beta: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.beta = beta
+        """The `OpenAI-Beta` header of the call (`assistants=v1`): what an `invalid_beta` refused."""
         self.api_error = api_error
         self.in_stream = in_stream
         """From an `error` event of a streamed answer: `status` is the one errors of its type come with."""
@@ -147,6 +152,8 @@ class UpstreamError(GatewayError):
         return kind, f"{COLLECTIONS[kind]}/{name}" if kind in COLLECTIONS else name
 
     def __str__(self) -> str:
+        if self.error_code == "invalid_beta" and self.beta:
+            return _version_unsupported(self.beta, f"it answered HTTP {self.status}: {self.message}")
         return (
             f"{UNSUPPORTED} (it answered HTTP {self.status}: {self.message})"
             if self.unsupported
@@ -185,6 +192,18 @@ UNSUPPORTED = (
     "self-hosted one (OpenAI's own api.openai.com serves it no more)"
 )
 """The message of an `unsupported` error: the fix is in the gateway's configuration, not in the call."""
+
+
+def _version_unsupported(beta: str, answer: str) -> str:
+    """The message for an upstream that serves the API but refused this version of it: the server may well
+    serve another version, a service of its own on the same gateway."""
+    others = ", ".join(api.service for api in APIS if api.beta != beta)
+    return (
+        f"the upstream does not serve `OpenAI-Beta: {beta}` ({answer}): call the service of a version it "
+        f"serves ({others}), or point the gateway's --upstream (OPENAI_BASE_URL) at a server of this version"
+    )
+
+
 _MISSING = re.compile(r"\bNo (?P<kind>[A-Za-z][A-Za-z ]{0,40}?) found with id '(?P<id>[^']{1,256})'")
 COLLECTIONS = {
     "assistant": "assistants",

@@ -36,8 +36,8 @@ class Route:
     response itself (a list page), or, with `events`, that each server-sent event is a message. `query`
     names REST query parameters, each filled by the request field of the same name; a name ending in `[]`
     (`include[]`) is a repeated field sent as one parameter per value. `always` lists body fields sent even
-    when empty; `defaults`, query parameters sent when the request leaves them unset. `events`: the call
-    sends `"stream": true` and answers server-sent events, one message each.
+    when empty (a nested one by its dotted path); `defaults`, query parameters sent when the request leaves
+    them unset. `events`: the call sends `"stream": true` and answers server-sent events, one message each.
     """
 
     method: str
@@ -109,13 +109,18 @@ _CREATE_RUN_V2 = (
 )  # fmt: skip
 _SUBMIT = ROUTES["SubmitToolOutputs"]
 
+# The description requires an attachment's `tools` (on the array, where it means its items): sent even empty.
+_ALWAYS_V2 = ("additional_messages.attachments.tools",)
+
 ROUTES_V2: dict[str, Route] = {
     **ROUTES,
-    "CreateRun": Route("POST", _RUNS, "run", query=_INCLUDE, body=_CREATE_RUN_V2),
+    "CreateRun": Route("POST", _RUNS, "run", query=_INCLUDE, body=_CREATE_RUN_V2, always=_ALWAYS_V2),
     "GetRunStep": Route("GET", _STEPS + "/{step_id}", "run_step", query=_INCLUDE),
     "ListRunSteps": Route("GET", _STEPS, "run_steps", query=LIST_QUERY + _INCLUDE, defaults=LARGEST_PAGE),
     "ListRunStepsPage": Route("GET", _STEPS, None, query=LIST_QUERY + _INCLUDE),
-    "CreateRunStream": Route("POST", _RUNS, None, query=_INCLUDE, body=_CREATE_RUN_V2, events=True),
+    "CreateRunStream": Route(
+        "POST", _RUNS, None, query=_INCLUDE, body=_CREATE_RUN_V2, always=_ALWAYS_V2, events=True
+    ),
     "SubmitToolOutputsStream": Route("POST", _SUBMIT.path, None, body=_SUBMIT.body, events=True),
 }
 """RPC name → its REST route, in v2: v1's, with v2's request fields, and the streamed runs."""

@@ -182,6 +182,7 @@ class Upstream:
         no retry starts when its wait would end past the deadline. `route` is the path template, for metrics.
         """
         call = _Call(method, path, params, content, self._headers(options, headers, content), route or path)
+        call.headers["accept"] = "application/json"  # as the SDKs send it
         answer = await self._answered(call, options, stream=False)
         return self._json(answer)
 
@@ -426,6 +427,7 @@ class Upstream:
             request_id=response.headers.get("x-request-id"),
             retry_after=retry.retry_after(response.headers),
             api_error=api_error,
+            beta=headers.get("openai-beta"),
         )
 
 

@@ -910,3 +910,33 @@ def test_request_doubles_are_the_api_fractions_and_are_sent_as_written() -> None
     assert encode(to_rest(request, ("assistant_id", "temperature", "top_p"))) == (
         b'{"assistant_id":"a","temperature":1.0,"top_p":0.5}'
     )
+
+
+def test_an_empty_list_or_map_is_left_out_at_every_depth_as_the_sdk_sends_it() -> None:
+    from runs_gateway.assistants.v2 import resources_pb2 as res_v2
+
+    from gateway.routes import ROUTES_V2
+
+    route = ROUTES_V2["CreateRun"]
+    text = pb_v2.InputContent(type=res_v2.MESSAGE_CONTENT_TYPE_TEXT, text="hi")
+    request = pb_v2.CreateRunRequest(
+        thread_id="thread_1",
+        assistant_id="asst_1",
+        additional_messages=[
+            pb_v2.AdditionalMessage(role=res_v2.MESSAGE_ROLE_USER, content=[text]),
+            pb_v2.AdditionalMessage(
+                role=res_v2.MESSAGE_ROLE_USER,
+                content=[text],
+                attachments=[res_v2.Attachment(file_id="file_1")],
+                metadata={"k": "v"},
+            ),
+        ],
+    )
+    bare, full = to_rest(request, route.body, route.always)["additional_messages"]
+    assert bare == {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+    assert full["attachments"] == [{"file_id": "file_1", "tools": []}]  # the API requires `tools`
+    assert full["metadata"] == {"k": "v"}
+    modify = ROUTES["ModifyRun"]
+    assert to_rest(pb.ModifyRunRequest(thread_id="t", run_id="r"), modify.body, modify.always) == {
+        "metadata": {}
+    }  # required at the top, where `always` says so: an empty map clears the run's metadata

@@ -455,7 +455,11 @@ def test_an_upstream_that_does_not_serve_v1_says_so(v1_retired: str, emulator: s
     for failed in (error.value, listed.value):
         assert failed.code() == Code.UNIMPLEMENTED  # type: ignore[attr-defined]
         details = failed.details()  # type: ignore[attr-defined]
-        assert details.startswith("the upstream does not serve this API at the configured base URL")
+        if where == "v1-retired":  # a server of v2 only: the message says to call the v2 service
+            assert details.startswith("the upstream does not serve `OpenAI-Beta: assistants=v1`")
+            assert "(runs_gateway.assistants.v2.RunsService)" in details
+        else:
+            assert details.startswith("the upstream does not serve this API at the configured base URL")
         expected = (
             "The v1 Assistants API has been deprecated" if where == "v1-retired" else "Invalid URL (GET /"
         )

@@ -281,7 +281,11 @@ async def test_an_upstream_that_does_not_serve_the_api_is_unimplemented(status: 
         code, details = await details_of(call)
         message = await call.details()
     assert code is Code.UNIMPLEMENTED
-    assert message.startswith("the upstream does not serve this API at the configured base URL")
+    if status == 400:  # the server is there, but not this version: the message says which service to call
+        assert message.startswith("the upstream does not serve `OpenAI-Beta: assistants=v1`")
+        assert "call the service of a version it serves (runs_gateway.assistants.v2.RunsService)" in message
+    else:
+        assert message.startswith("the upstream does not serve this API at the configured base URL")
     assert "--upstream (OPENAI_BASE_URL)" in message
     assert f"it answered HTTP {status}" in message
     info = details[ed.ErrorInfo]

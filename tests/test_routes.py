@@ -52,7 +52,12 @@ def test_route_uses_every_request_field_exactly_once(api: Api, rpc: str) -> None
     request_fields = [f.name for f in methods(api)[rpc].input_type.fields]
     used = [*route.path_params, *map(query_field, route.query), *route.body]
     assert sorted(used) == sorted(request_fields)
-    assert set(route.always) <= set(route.body)
+    assert {path.split(".")[0] for path in route.always} <= set(route.body)
+    for path in route.always:  # a nested one names a field at each step, the last a list or a map
+        message, *parents, last = [methods(api)[rpc].input_type, *path.split(".")]
+        for name in parents:
+            message = message.fields_by_name[name].message_type
+        assert message.fields_by_name[last].is_repeated, path
     for name in route.query:  # `include[]`: one parameter per value of a repeated field
         assert (
             name.endswith("[]") == methods(api)[rpc].input_type.fields_by_name[query_field(name)].is_repeated

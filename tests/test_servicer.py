@@ -37,6 +37,7 @@ async def test_get_run_calls_the_rest_path_with_the_configured_key() -> None:
     assert (request.method, request.url.path) == ("GET", "/v1/threads/thread_xyz/runs/run_abc")
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
     assert request.headers["openai-beta"] == "assistants=v1"
+    assert request.headers["accept"] == "application/json"  # as the SDKs send it, not */*
     assert request.content == b""
 
 
