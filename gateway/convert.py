@@ -123,18 +123,19 @@ class Field(NamedTuple):
     """What conversion needs to know of one field."""
 
     repeated: bool
-    kind: (
-        str  # SCALAR, ENUM, MESSAGE, STRINGS (map<string, string>), OBJECT (a Struct), TWIN (its text), UNION
-    )
+    kind: str  # SCALAR, INTEGER, ENUM, MESSAGE, STRINGS (map<string, string>), OBJECT (a Struct), TWIN, UNION
     enum: EnumDescriptor | None
     schema: Schema
     twin: str | None = None  # of an OBJECT: its TWIN field, if it has one; of a TWIN: its OBJECT field
     forms: tuple[str, str] = ("", "")  # of a UNION: its enum field (the string form), its message field
 
 
-SCALAR, ENUM, MESSAGE, STRINGS, OBJECT, TWIN, UNION = (
-    "scalar", "enum", "message", "strings", "object", "twin", "union",
+SCALAR, INTEGER, ENUM, MESSAGE, STRINGS, OBJECT, TWIN, UNION = (
+    "scalar", "integer", "enum", "message", "strings", "object", "twin", "union",
 )  # fmt: skip
+_INTEGERS = frozenset(
+    getattr(FieldDescriptor, f"CPPTYPE_{kind}") for kind in ("INT32", "INT64", "UINT32", "UINT64")
+)
 Schema = dict[str, Field]
 
 
@@ -165,6 +166,8 @@ def _schema(descriptor: Descriptor) -> Schema:
             continue
         elif field.message_type is not None:
             kind, sub = MESSAGE, _schema(field.message_type)
+        elif field.cpp_type in _INTEGERS:
+            kind = INTEGER
         schema[field.name] = Field(repeated, kind, enum, sub, twin)
     return schema
 
@@ -188,7 +191,7 @@ def _arguments(data: Any, schema: Schema) -> JSON:
         field = schema.get(name)
         if field is None or value is None or field.kind is TWIN:
             continue  # a field this version does not know (a twin is no REST field), or REST null: absent
-        if field.kind is SCALAR:
+        if field.kind is SCALAR or (field.kind is INTEGER and type(value) is int):
             arguments[name] = value
             continue
         try:
@@ -215,6 +218,8 @@ def _field_argument(field: Field, value: Any) -> Any:
 
 
 def _argument(field: Field, value: Any) -> Any:
+    if field.kind is INTEGER:
+        return _integer(value)
     if field.kind is ENUM:
         if not isinstance(value, str):
             raise ConversionError(f"expected a string, got {_json_type(value)}")
@@ -228,6 +233,17 @@ def _argument(field: Field, value: Any) -> Any:
     if field.kind is STRINGS and not all(type(item) is str for item in value.values()):
         return {key: item if type(item) is str else json_text(item) for key, item in value.items()}
     return value
+
+
+def _integer(value: Any) -> Any:
+    """An integer of the API written as an integral number (`1796603244.0`) is that integer: JSON Schema
+    2020-12, which the v2 description uses, says so, and real servers write timestamps that way. Anything
+    else is left for protobuf to refuse (a string, say), but a number with a fraction is refused here."""
+    if type(value) is not float:
+        return value
+    if not value.is_integer():
+        raise ConversionError(f"expected an integer, got {value!r}")
+    return int(value)
 
 
 def _union_argument(field: Field, value: Any) -> JSON:
@@ -270,14 +286,20 @@ def _refuses(message_class: type[Message], arguments: JSON) -> bool:
 
 WRONG_TYPE = "a value of the wrong JSON type"
 _JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
-_NUMBERS = ("INT32", "INT64", "UINT32", "UINT64", "DOUBLE", "FLOAT")
-_EXPECTED = {getattr(FieldDescriptor, f"CPPTYPE_{kind}"): "a number" for kind in _NUMBERS}
+_EXPECTED = dict.fromkeys(_INTEGERS, "an integer")
+_EXPECTED |= {FieldDescriptor.CPPTYPE_DOUBLE: "a number", FieldDescriptor.CPPTYPE_FLOAT: "a number"}
 _EXPECTED |= {FieldDescriptor.CPPTYPE_BOOL: "a boolean", FieldDescriptor.CPPTYPE_STRING: "a string"}
 
 
 def _mismatch(field: Any, value: Any) -> str:
     expected = _EXPECTED.get(field.cpp_type)
-    return WRONG_TYPE if expected is None else f"expected {expected}, got {_json_type(value)}"
+    if expected is None:
+        return WRONG_TYPE
+    if expected == "an integer" and type(value) is int:
+        return f"expected an integer that fits the field, got {value}"  # out of the field's range
+    if type(value) is float and expected in ("an integer", "a number"):
+        return f"expected {expected}, got {value!r}"
+    return f"expected {expected}, got {_json_type(value)}"
 
 
 def _json_type(value: Any) -> str:

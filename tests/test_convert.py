@@ -553,10 +553,10 @@ def test_value_of_the_wrong_json_type_is_a_conversion_error(path: tuple[Key, ...
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("created_at",), "yesterday", "run.created_at: expected a number, got a JSON string"),
+        (("created_at",), "yesterday", "run.created_at: expected an integer, got a JSON string"),
         (("instructions",), 5, "run.instructions: expected a string, got a JSON number"),
         (("file_ids",), ["file_1", 7], "run.file_ids[1]: expected a string, got a JSON number"),
-        (("usage", "total_tokens"), True, "run.usage.total_tokens: expected a number, got a JSON boolean"),
+        (("usage", "total_tokens"), True, "run.usage.total_tokens: expected an integer, got a JSON boolean"),
         (
             ("tools", 2, "function", "name"),
             [],
@@ -586,7 +586,7 @@ def test_a_conversion_error_names_the_path_of_the_field(
 def test_a_conversion_error_in_a_page_names_the_item() -> None:
     page = {"data": [rest("run_full"), {**rest("run_full"), "expires_at": "soon"}], "has_more": False}
     with pytest.raises(
-        ConversionError, match=r"^data\[1\]\.expires_at: expected a number, got a JSON string$"
+        ConversionError, match=r"^data\[1\]\.expires_at: expected an integer, got a JSON string$"
     ):
         to_message(page, pb.ListRunsPageResponse)
 
@@ -940,3 +940,64 @@ def test_an_empty_list_or_map_is_left_out_at_every_depth_as_the_sdk_sends_it() -
     assert to_rest(pb.ModifyRunRequest(thread_id="t", run_id="r"), modify.body, modify.always) == {
         "metadata": {}
     }  # required at the top, where `always` says so: an empty map clears the run's metadata
+
+
+FREE_FORM = ("metadata", "parameters")
+
+
+def floated(value: Any) -> Any:
+    """`value` with every integer written as an integral float (`1796603244.0`), at every depth, as
+    MLT-OSS/open-assistant-api writes its timestamps."""
+    if isinstance(value, dict):  # free-form JSON arrives as written: a 3 as "3", a 3.0 as "3.0"
+        return {key: item if key in FREE_FORM else floated(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [floated(item) for item in value]
+    return float(value) if type(value) is int else value
+
+
+@pytest.mark.parametrize(
+    ("fixture", "response"),
+    [
+        ("run_full", pb.GetRunResponse),
+        ("run_full", pb_v2.GetRunResponse),
+        ("run_step_tool_calls", pb.GetRunStepResponse),
+        ("run_step_tool_calls", pb_v2.GetRunStepResponse),
+    ],
+)
+def test_an_integral_number_is_an_integer_at_every_depth_in_every_version(
+    fixture: str, response: type[Message]
+) -> None:
+    original = rest(fixture)
+    if response is pb_v2.GetRunResponse:  # and v2's own integers
+        original |= {"max_prompt_tokens": 1000, "max_completion_tokens": 500}
+        original["truncation_strategy"] = {"type": "last_messages", "last_messages": 3}
+    field = response.DESCRIPTOR.fields[0].name
+    as_ints = to_message({field: copy.deepcopy(original)}, response)
+    as_floats = to_message({field: floated(original)}, response)
+    assert as_floats == as_ints
+    assert json.dumps(original) != json.dumps(floated(original))  # the fixture has integers to float
+
+
+def test_an_integral_number_is_an_integer_in_a_page() -> None:
+    page = {"data": [floated(rest("run_full"))], "has_more": False}
+    listed = to_message(page, pb.ListRunsPageResponse)
+    assert listed.data[0].created_at == rest("run_full")["created_at"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("created_at",), 1796603244.5, "run.created_at: expected an integer, got 1796603244.5"),
+        (("usage", "prompt_tokens"), 0.25, "run.usage.prompt_tokens: expected an integer, got 0.25"),
+        (("usage", "prompt_tokens"), 2**70, "run.usage.prompt_tokens: expected an integer that fits"),
+        (("instructions",), 1.5, "run.instructions: expected a string, got a JSON number"),
+    ],
+)
+def test_a_number_that_is_no_integer_is_refused_with_its_path_and_value(
+    path: tuple[Key, ...], value: object, message: str
+) -> None:
+    run = rest("run_full")
+    at(run, path[:-1])[path[-1]] = value
+    with pytest.raises(ConversionError) as raised:
+        run_response(run)
+    assert str(raised.value).startswith(message)

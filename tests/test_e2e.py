@@ -426,7 +426,7 @@ def test_a_conversion_error_names_the_field_path(stub: pb_grpc.RunsServiceStub, 
     assert error.value.code() == Code.UNAVAILABLE  # type: ignore[attr-defined]
     assert error.value.details() == (  # type: ignore[attr-defined]
         "upstream object does not match the API: "
-        "run.usage.prompt_tokens: expected a number, got a JSON string"
+        "run.usage.prompt_tokens: expected an integer, got a JSON string"
     )
 
 
