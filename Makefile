@@ -9,7 +9,7 @@ WIRE_CONTRACT := protos/wire-contract.json
 .PHONY: help setup stubs lint test demo emulator gateway node-client bench bench-quick clean wire-contract lock lock-upgrade
 
 help:
-	@echo "make demo      emulator + gateway + a client that drives a run end to end (installs the runtime only)"
+	@echo "make demo      emulator + gateway + a client that drives a run end to end (installs the runtime and the emulator only)"
 	@echo "make test      lint (ruff, mypy, buf) and the whole test suite (installs the dev tools)"
 	@echo "make stubs     regenerate stubs/ from protos/"
 	@echo "make wire-contract  publish protos/ as the wire contract (only to break the wire on purpose)"

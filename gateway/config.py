@@ -13,13 +13,19 @@ must fail at start rather than answer UNAVAILABLE to every call.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from gateway.dialects import AUTH_MODES, DIALECTS, ENTRA, HEADER, Dialect
+
+HEADERS_VARIABLE = "RUNS_GATEWAY_UPSTREAM_HEADERS"
+"""Static upstream headers as a JSON object (environment only: they are secrets, like the key)."""
 EXAMPLE_BASE_URL = "http://127.0.0.1:8080/v1"
 """Where `make emulator` serves the REST API: the example in messages and help."""
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -45,6 +51,13 @@ class Settings:
     tls_key: str | None = None
     tls_client_ca: str | None = None
     metrics_listen: str | None = None
+    dialect: str = "openai"
+    auth: str | None = None
+    api_key_header: str | None = None
+    entra_scope: str | None = None
+    upstream_headers_file: str | None = None
+    upstream_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Static headers sent with every upstream request (secrets: from the environment or a file only)."""
 
     def __post_init__(self) -> None:
         if not self.listen and not self.uds:
@@ -66,6 +79,34 @@ class Settings:
                 raise SettingError(name, f"must be {rule}, got {getattr(self, name)!r}")
         self._check_tls()
         self._check_upstream()
+        self._check_dialect()
+
+    @property
+    def upstream_dialect(self) -> Dialect:
+        """The dialect the upstream speaks."""
+        return DIALECTS[self.dialect]
+
+    @property
+    def auth_mode(self) -> str:
+        """How the gateway's own credential goes up: `--auth`, else the dialect's way."""
+        return self.auth or self.upstream_dialect.auth
+
+    @property
+    def key_header(self) -> str:
+        """The header that carries the key: `Authorization` (as a bearer token), or the dialect's own."""
+        if self.auth_mode != HEADER:
+            return "authorization"
+        return (self.api_key_header or self.upstream_dialect.key_header).lower()
+
+    @property
+    def scope(self) -> str | None:
+        """The Entra ID scope of the tokens, with `--auth entra`."""
+        return self.entra_scope or self.upstream_dialect.entra_scope
+
+    def all_upstream_headers(self) -> dict[str, str]:
+        """The static headers: those of `--upstream-headers-file`, then RUNS_GATEWAY_UPSTREAM_HEADERS's."""
+        found = _read_headers(self.upstream_headers_file) if self.upstream_headers_file else {}
+        return {**found, **{name.lower(): value for name, value in self.upstream_headers.items()}}
 
     def _check_upstream(self) -> None:
         if not self.base_url:
@@ -77,6 +118,46 @@ class Settings:
         url = urlsplit(self.base_url)
         if url.scheme not in ("http", "https") or not url.netloc:
             raise SettingError("base_url", f"must be an http(s) URL, got {self.base_url!r}")
+        if url.username is not None or url.password is not None:
+            raise SettingError(
+                "base_url",
+                "must not carry credentials: give the key in OPENAI_API_KEY (it would show in logs)",
+            )
+        if url.fragment:
+            raise SettingError(
+                "base_url",
+                f"must have no #fragment (a URL's fragment never reaches a server), got {self.base_url!r}",
+            )
+        taken = sorted({name for name, _ in parse_qsl(url.query)} & ROUTE_PARAMETERS)
+        if taken:
+            raise SettingError(
+                "base_url",
+                f"has query parameters the gateway sets per call ({', '.join(taken)}): leave them out",
+            )
+
+    def _check_dialect(self) -> None:
+        if self.dialect not in DIALECTS:
+            raise SettingError("dialect", f"must be one of {', '.join(DIALECTS)}, got {self.dialect!r}")
+        dialect = self.upstream_dialect
+        if self.auth is not None and self.auth not in AUTH_MODES:
+            raise SettingError("auth", f"must be one of {', '.join(AUTH_MODES)}, got {self.auth!r}")
+        if self.api_key_header is not None and not _TOKEN.fullmatch(self.api_key_header):
+            raise SettingError("api_key_header", f"must be a header name, got {self.api_key_header!r}")
+        if self.auth_mode == ENTRA and not self.scope:
+            raise SettingError(
+                "entra_scope", f"is required with --auth entra (the {dialect.name} dialect has none)"
+            )
+        query = {name for name, _ in parse_qsl(urlsplit(self.base_url).query)} | set(dialect.query)
+        missing = [name for name in dialect.required_query if name not in query]
+        if missing:
+            raise SettingError("base_url", f"needs ?{missing[0]}=... for the {dialect.name} dialect")
+        headers = self.all_upstream_headers()
+        absent = [name for name in dialect.required_headers if not headers.get(name)]
+        if absent:
+            raise SettingError(
+                "upstream_headers",
+                f"must give {', '.join(absent)}: the {dialect.name} dialect's server requires it",
+            )
 
     def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -99,7 +180,16 @@ class Settings:
         except SettingError as exc:
             parser.error(exc.named(flag=False, variable=True))
         try:
-            return cls(api_key=environ.get("OPENAI_API_KEY") or None, **from_environment, **given)
+            headers = parse_headers(environ.get(HEADERS_VARIABLE) or "{}", HEADERS_VARIABLE)
+        except ValueError as exc:
+            parser.error(str(exc))
+        try:
+            return cls(
+                api_key=environ.get("OPENAI_API_KEY") or None,
+                upstream_headers=headers,
+                **from_environment,
+                **given,
+            )
         except SettingError as exc:
             parser.error(exc.named(flag=exc.field not in from_environment, variable=exc.field not in given))
         except ValueError as exc:
@@ -111,6 +201,43 @@ class Settings:
             return None
         ca = Path(self.tls_client_ca).read_bytes() if self.tls_client_ca else None
         return Path(self.tls_cert).read_bytes(), Path(self.tls_key).read_bytes(), ca
+
+
+ROUTE_PARAMETERS = frozenset({"limit", "order", "after", "before", "include[]", "include"})
+"""Query parameters the routes set per call: a base URL may not fix them."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_RESERVED_HEADERS = frozenset(
+    {"authorization", "content-type", "content-length", "accept", "host", "openai-beta"}
+)
+
+
+def parse_headers(text: str, where: str) -> dict[str, str]:
+    """Static upstream headers from a JSON object of strings; ValueError naming `where` otherwise."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{where} must be a JSON object of header names to values") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ValueError(f"{where} must be a JSON object of header names to string values")
+    for name, value in data.items():
+        if not _TOKEN.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+            raise ValueError(
+                f"{where}: {name!r} cannot be a static header (the gateway sets it, or it is no name)"
+            )
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError(f"{where}: the value of {name!r} has control characters")
+    return {name.lower(): value for name, value in data.items()}
+
+
+def _read_headers(path: str) -> dict[str, str]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SettingError("upstream_headers_file", f"cannot be read: {exc.strerror}") from None
+    try:
+        return parse_headers(text, path)
+    except ValueError as exc:
+        raise SettingError("upstream_headers_file", f"is not valid: {exc}") from None
 
 
 class SettingError(ValueError):
@@ -203,6 +330,36 @@ FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "RUNS_GATEWAY_METRICS_LISTEN",
         str,
         "HOST:PORT to serve Prometheus metrics on over HTTP at /metrics (default: off)",
+    ),
+    (
+        "dialect",
+        "RUNS_GATEWAY_DIALECT",
+        str,
+        f"the kind of server the upstream is, one of {', '.join(DIALECTS)} (default openai)",
+    ),
+    (
+        "auth",
+        "RUNS_GATEWAY_AUTH",
+        str,
+        f"how the gateway's credential goes up: {', '.join(AUTH_MODES)} (default: the dialect's)",
+    ),
+    (
+        "api_key_header",
+        "RUNS_GATEWAY_API_KEY_HEADER",
+        str,
+        "the header that carries OPENAI_API_KEY with --auth header (default: the dialect's, api-key)",
+    ),
+    (
+        "entra_scope",
+        "RUNS_GATEWAY_ENTRA_SCOPE",
+        str,
+        "the scope of the Entra ID tokens with --auth entra (default: the dialect's)",
+    ),
+    (
+        "upstream_headers_file",
+        "RUNS_GATEWAY_UPSTREAM_HEADERS_FILE",
+        str,
+        f"a JSON object of static headers sent with every upstream request (also {HEADERS_VARIABLE})",
     ),
 )
 """Each flag: settings field, environment variable, parser, help."""

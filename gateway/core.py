@@ -23,7 +23,13 @@ from runs_gateway.assistants.v1 import runs_service_pb2 as _v1  # noqa: F401  (r
 from runs_gateway.assistants.v2 import runs_service_pb2 as _v2  # noqa: F401  (registers the v2 service)
 
 from gateway import convert, pagination, validate
-from gateway.errors import ResponseTooLarge, StreamBroken, UpstreamError, UpstreamProtocolError
+from gateway.errors import (
+    ResponseTooLarge,
+    StreamBroken,
+    UpstreamError,
+    UpstreamProtocolError,
+    VersionNotServed,
+)
 from gateway.routes import APIS, LARGEST_PAGE, UNKNOWN_EVENT_FIELD, Api, Route, Watch, query_field
 from gateway.upstream import CallOptions, Upstream
 from gateway.watch import CREDENTIALS, Target, Watches
@@ -66,6 +72,8 @@ STEPS_PAGE: dict[str, str | int] = {**dict(LARGEST_PAGE), "order": "asc"}
 """How a watch lists a run's steps: the largest pages, oldest first."""
 
 
+VERSIONS = frozenset(api.version for api in APIS)
+"""Every version of the API the gateway serves."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """gRPC's default maximum message size, which every client enforces unless configured otherwise."""
 
@@ -78,16 +86,23 @@ class Gateway:
     """
 
     def __init__(
-        self, upstream: Upstream, *, max_message_bytes: int = MAX_MESSAGE_BYTES, watch_interval: float = 1.0
+        self,
+        upstream: Upstream,
+        *,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        watch_interval: float = 1.0,
+        versions: frozenset[str] = VERSIONS,
     ) -> None:
         self.upstream = upstream
         self.max_message_bytes = max_message_bytes
+        self.versions = versions
+        """The versions of the API the upstream serves (its dialect says): another's calls never go up."""
         self.watches = Watches(self._poll, self._watched, watch_interval)
 
     async def call(self, rpc: str, request: Message, options: CallOptions) -> Message:
         """Serve a unary RPC (by its method path): one REST call (retries aside), its answer as the
         response message."""
-        binding = BINDINGS[rpc]
+        binding = self._binding(rpc)
         route = binding.route
         path, params, body = _prepare(route, request)
         with _addressing(route, request):
@@ -106,7 +121,7 @@ class Gateway:
         """Serve a server-streaming RPC (by its method path). A list: every item of every page, in order, a
         message per page (a page too large for one message as several). A watch: the resource as it
         changes, until it ends. A streamed run: a message per server-sent event, until the upstream's end."""
-        binding = BINDINGS[rpc]
+        binding = self._binding(rpc)
         if binding.watch is not None:
             changes = self._watch(rpc, binding, request, options)
         elif binding.route.events:
@@ -116,6 +131,13 @@ class Gateway:
         async with aclosing(changes):
             async for change in changes:
                 yield change
+
+    def _binding(self, rpc: str) -> Binding:
+        """The binding of an RPC whose version the upstream serves; VersionNotServed for another."""
+        binding = BINDINGS[rpc]
+        if binding.api.version not in self.versions:
+            raise VersionNotServed(binding.api, [api for api in APIS if api.version in self.versions])
+        return binding
 
     async def _list(
         self, binding: Binding, request: Message, options: CallOptions

@@ -34,7 +34,8 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from gateway.routes import APIS
+from gateway.dialects import ROUTE_NOT_FOUND
+from gateway.routes import APIS, Api
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,18 @@ HTTP_TO_GRPC: dict[int, grpc.StatusCode] = {
     # A conflict with the resource's current state: Google maps ABORTED to 409, so the client may retry the
     # whole read-modify-write sequence (FAILED_PRECONDITION would say "do not retry until fixed").
     409: grpc.StatusCode.ABORTED,
+    # The upstream waited too long for the request itself: nothing was done, the call may be made again.
+    408: grpc.StatusCode.DEADLINE_EXCEEDED,
+    410: grpc.StatusCode.NOT_FOUND,
+    412: grpc.StatusCode.FAILED_PRECONDITION,
+    # The request itself is what the server will not take: too large, of a type it does not read, or (422,
+    # FastAPI's and pydantic's answer) valid JSON that fails its validation.
+    413: grpc.StatusCode.INVALID_ARGUMENT,
+    415: grpc.StatusCode.INVALID_ARGUMENT,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
     429: grpc.StatusCode.RESOURCE_EXHAUSTED,
     500: grpc.StatusCode.INTERNAL,
+    501: grpc.StatusCode.UNIMPLEMENTED,
     502: grpc.StatusCode.UNAVAILABLE,
     503: grpc.StatusCode.UNAVAILABLE,
     504: grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -168,7 +179,13 @@ class UpstreamError(GatewayError):
         """
         if self.error_code == "invalid_beta":
             return True
-        return self.status in (404, 405) and (not self.api_error or self.message.startswith("Invalid URL"))
+        if self.status not in (404, 405):
+            return False
+        message = self.message
+        if not self.api_error or message.startswith("Invalid URL"):
+            return True
+        # OpenAI's errors always have a type; a web framework's "no such route" has none.
+        return not self.type and _names_no_resource(message)
 
     @property
     def code(self) -> grpc.StatusCode:  # type: ignore[override]
@@ -202,6 +219,12 @@ def _version_unsupported(beta: str, answer: str) -> str:
         f"the upstream does not serve `OpenAI-Beta: {beta}` ({answer}): call the service of a version it "
         f"serves ({others}), or point the gateway's --upstream (OPENAI_BASE_URL) at a server of this version"
     )
+
+
+def _names_no_resource(message: str) -> bool:
+    """A 404's message that names no resource, in the forms web frameworks write for a route they do not
+    have (`{"error": {"code": "http_error", "message": "Not Found"}}`, Azure's `Resource not found`)."""
+    return message.strip().rstrip(".").lower() in ROUTE_NOT_FOUND
 
 
 _MISSING = re.compile(r"\bNo (?P<kind>[A-Za-z][A-Za-z ]{0,40}?) found with id '(?P<id>[^']{1,256})'")
@@ -257,6 +280,21 @@ class ShuttingDown(GatewayError):
 
     code = grpc.StatusCode.UNAVAILABLE
     reason = "SHUTTING_DOWN"
+
+
+class VersionNotServed(GatewayError):
+    """A call of a version of the API that the upstream's dialect does not serve: refused before any REST
+    call, with the service to call instead."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+    reason = "UPSTREAM_API_UNSUPPORTED"
+
+    def __init__(self, api: Api, served: Sequence[Api]) -> None:
+        services = ", ".join(other.service for other in served)
+        super().__init__(
+            f"the upstream's dialect serves no Assistants {api.version}: call {services} instead (or set "
+            "--dialect to what the upstream is)"
+        )
 
 
 class RunStatusUnknown(GatewayError):

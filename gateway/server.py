@@ -16,15 +16,17 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 import httpx
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateway.auth import Auth, EntraTokens, NoAuth, StaticKey, TokenCredential, default_azure_credential
 from gateway.config import Settings
 from gateway.core import Gateway
+from gateway.dialects import ENTRA
 from gateway.observe import JsonFormatter, Metrics, Observer
 from gateway.retry import RetryPolicy
 from gateway.routes import APIS
@@ -39,6 +41,15 @@ log = logging.getLogger("gateway")
 AsyncHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
 
 
+def build_auth(settings: Settings, credential: TokenCredential | None = None) -> Auth:
+    """The gateway's own credential, as the settings and the dialect say it goes up."""
+    if settings.auth_mode == ENTRA:
+        return EntraTokens(credential or default_azure_credential(), cast(str, settings.scope))
+    if not settings.api_key:
+        return NoAuth()
+    return StaticKey(settings.api_key, settings.key_header)
+
+
 @dataclass(frozen=True)
 class Built:
     """A wired server (not started, no port yet) and the parts `serve()` drives."""
@@ -49,12 +60,23 @@ class Built:
     metrics: Metrics
 
 
-def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Built:
-    """RunsService over one shared upstream client, with health, reflection, metrics and access logs."""
+def build_server(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    credential: TokenCredential | None = None,
+) -> Built:
+    """RunsService over one shared upstream client, with health, reflection, metrics and access logs.
+
+    `credential` hands out Entra ID tokens with `--auth entra` (default: azure-identity's
+    DefaultAzureCredential)."""
     metrics = Metrics()
+    dialect = settings.upstream_dialect
     upstream = Upstream(
         settings.base_url,
-        settings.api_key,
+        auth=build_auth(settings, credential),
+        dialect=dialect,
+        headers=settings.all_upstream_headers(),
         timeout=settings.timeout,
         max_connections=settings.max_connections,
         retry_policy=RetryPolicy(max_retries=settings.max_retries),
@@ -62,7 +84,10 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         observe=metrics.observe_upstream,
     )
     gateway = Gateway(
-        upstream, max_message_bytes=settings.max_message_bytes, watch_interval=settings.watch_interval
+        upstream,
+        max_message_bytes=settings.max_message_bytes,
+        watch_interval=settings.watch_interval,
+        versions=dialect.versions,
     )
     metrics.observe_watches(gateway.watches)
     limits = [

@@ -33,6 +33,8 @@ import httpx
 import httpx_sse
 
 from gateway import metadata, retry
+from gateway.auth import Auth, NoAuth, StaticKey
+from gateway.dialects import OPENAI, Dialect
 from gateway.errors import (
     EVENT_ERROR_STATUS,
     DeadlineExceeded,
@@ -138,6 +140,9 @@ class Upstream:
         base_url: str,
         api_key: str | None = None,
         *,
+        auth: Auth | None = None,
+        dialect: Dialect = OPENAI,
+        headers: Mapping[str, str] | None = None,
         timeout: float = 60.0,
         max_connections: int = 100,
         retry_policy: RetryPolicy | None = None,
@@ -145,7 +150,13 @@ class Upstream:
         transport: httpx.AsyncBaseTransport | None = None,
         observe: Observe | None = None,
     ) -> None:
-        self._api_key = api_key
+        """`auth` is the gateway's own credential (default: `api_key` as a bearer token, if given);
+        `dialect`, how the server wants to be called; `headers`, static headers sent with every request
+        (secrets, such as astra's `astra-api-token`: kept out of every message like a key)."""
+        self._auth: Auth = auth or (StaticKey(api_key) if api_key else NoAuth())
+        self._dialect = dialect
+        self._static = {name.lower(): value for name, value in (headers or {}).items()}
+        base_url, self._query = split_base_url(base_url, dialect)
         self._timeout = timeout
         self._retry = retry_policy or RetryPolicy()
         self._max_body = max_body_bytes
@@ -153,7 +164,7 @@ class Upstream:
         if transport is None:
             transport = AiohttpTransport(max_connections=max_connections)
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
+            base_url=base_url,
             headers={"User-Agent": "runs-gateway"},
             timeout=timeout,
             transport=transport,
@@ -181,7 +192,8 @@ class Upstream:
         Each attempt is bounded by the client's deadline (or the default timeout) as a whole, not per read;
         no retry starts when its wait would end past the deadline. `route` is the path template, for metrics.
         """
-        call = _Call(method, path, params, content, self._headers(options, headers, content), route or path)
+        sent = await self._headers(options, headers, content)
+        call = _Call(method, path, params, content, sent, route or path)
         call.headers["accept"] = "application/json"  # as the SDKs send it
         answer = await self._answered(call, options, stream=False)
         return self._json(answer)
@@ -203,7 +215,8 @@ class Upstream:
 
         Closing the iterator closes the upstream stream (the connection is not reused).
         """
-        call = _Call(method, path, params, content, self._headers(options, headers, content), route or path)
+        sent = await self._headers(options, headers, content)
+        call = _Call(method, path, params, content, sent, route or path)
         call.headers["accept"] = "text/event-stream"
         answer = await self._answered(call, options, stream=True)
         response, count = answer.response, 0
@@ -237,8 +250,9 @@ class Upstream:
             await response.aclose()
 
     async def aclose(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections (and what the credential holds)."""
         await self._client.aclose()
+        await self._auth.aclose()
 
     async def _answered(self, call: _Call, options: CallOptions, *, stream: bool) -> _Answer:
         """The first answer that is no error, after the retries `retry.py` allows; raise the last error.
@@ -271,7 +285,7 @@ class Upstream:
                 request = self._client.build_request(
                     call.method,
                     call.path,
-                    params=call.params,
+                    params=_with_query(self._query, call.params) if self._query else call.params,
                     content=call.content,
                     headers=call.headers,
                     # A stream's reads are bounded per event by `events` (httpx's read timeout would end
@@ -357,17 +371,26 @@ class Upstream:
             raise DeadlineExceeded("the deadline passed while the run was streaming")
         return min(left, self._timeout)
 
-    def _headers(
+    async def _headers(
         self, options: CallOptions, extra: Mapping[str, str] | None, content: bytes | None
     ) -> dict[str, str]:
-        headers = dict(options.headers)
+        headers = {**self._static, **options.headers} if self._static else dict(options.headers)
         if extra:
             headers.update(extra)
-        if "authorization" not in headers and self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
+            if not self._dialect.send_beta:
+                headers.pop("openai-beta", None)
+        if "authorization" not in headers:  # a client's own credential wins, else the gateway's
+            credential = await self._auth.header()
+            if credential is not None:
+                headers[credential[0]] = credential[1]
         if content is not None:
             headers["content-type"] = "application/json"
         return headers
+
+    def _secrets(self, headers: Mapping[str, str]) -> list[str]:
+        """Every secret a call may have sent: the client's, the gateway's credential, static headers."""
+        sent = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return [sent, *self._auth.secrets(), *self._static.values()]
 
     def _event_error(self, data: str, headers: Mapping[str, str]) -> UpstreamError:
         """The UpstreamError an `error` event describes: its data is an OpenAI error object, bare or
@@ -382,11 +405,12 @@ class Upstream:
             payload = {"message": "upstream sent an error event without an error object"}
         kind = _str_or_none(payload.get("type"))
         param = _str_or_none(payload.get("param"))
+        secrets = self._secrets(headers)
         return UpstreamError(
             EVENT_ERROR_STATUS.get(kind or "", 500),
-            _redact(payload["message"], headers),
+            _redact(payload["message"], secrets),
             type=kind,
-            param=_redact(param, headers) if param else None,
+            param=_redact(param, secrets) if param else None,
             error_code=_str_or_none(payload.get("code")),
             in_stream=True,
         )
@@ -404,8 +428,7 @@ class Upstream:
             raise UpstreamProtocolError(f"upstream answered HTTP {status} with a non-object body")
         return data
 
-    @staticmethod
-    def _error(answer: _Answer, headers: Mapping[str, str]) -> UpstreamError:
+    def _error(self, answer: _Answer, headers: Mapping[str, str]) -> UpstreamError:
         response = answer.response
         try:
             payload = jsonlib.loads(answer.body)
@@ -418,11 +441,12 @@ class Upstream:
                 "message": f"upstream answered HTTP {response.status_code} {response.reason_phrase}".strip()
             }
         param = _str_or_none(error.get("param"))
+        secrets = self._secrets(headers)
         return UpstreamError(
             response.status_code,
-            _redact(error["message"], headers),
+            _redact(error["message"], secrets),
             type=_str_or_none(error.get("type")),
-            param=_redact(param, headers) if param else None,
+            param=_redact(param, secrets) if param else None,
             error_code=_str_or_none(error.get("code")),
             request_id=response.headers.get("x-request-id"),
             retry_after=retry.retry_after(response.headers),
@@ -431,10 +455,33 @@ class Upstream:
         )
 
 
-def _redact(message: str, headers: Mapping[str, str]) -> str:
+def _redact(message: str, secrets: Iterable[str]) -> str:
     # An upstream may echo the credentials it was sent; they must not reach the client or a log.
-    secret = headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return message.replace(secret, "[redacted]") if len(secret) >= 8 else message
+    for secret in secrets:
+        if len(secret) >= 8:
+            message = message.replace(secret, "[redacted]")
+    return message
+
+
+def split_base_url(base_url: str, dialect: Dialect) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The base URL without its query, and the query every request carries: the dialect's defaults, then
+    the URL's own (which win), in that order. (httpx would drop a base URL's query from every request.)"""
+    url = httpx.URL(base_url)
+    own = url.params.multi_items()
+    given = {name for name, _ in own}
+    defaults = [(name, value) for name, value in dialect.query.items() if name not in given]
+    return str(url.copy_with(query=None)).rstrip("/"), (*defaults, *own)
+
+
+def _with_query(query: tuple[tuple[str, str], ...], params: Params | None) -> httpx.QueryParams:
+    """The base URL's query, then a call's own parameters (a list: one parameter per value)."""
+    pairs: list[tuple[str, str | int | float | bool | None]] = list(query)
+    for name, value in (params or {}).items():
+        if isinstance(value, list):
+            pairs.extend((name, item) for item in value)
+        else:
+            pairs.append((name, value))
+    return httpx.QueryParams(pairs)
 
 
 def _str_or_none(value: object) -> str | None:

@@ -28,9 +28,15 @@ HTTP_CASES = [
     (502, Code.UNAVAILABLE),
     (503, Code.UNAVAILABLE),
     (504, Code.DEADLINE_EXCEEDED),
+    (408, Code.DEADLINE_EXCEEDED),
+    (410, Code.NOT_FOUND),
+    (412, Code.FAILED_PRECONDITION),
+    (413, Code.INVALID_ARGUMENT),
+    (415, Code.INVALID_ARGUMENT),
+    (422, Code.INVALID_ARGUMENT),
+    (501, Code.UNIMPLEMENTED),
     (405, Code.UNKNOWN),
     (418, Code.UNKNOWN),
-    (501, Code.UNKNOWN),
 ]
 """The expected mapping, written out (not read from the table under test); test_servicer.py reuses it."""
 

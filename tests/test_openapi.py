@@ -247,9 +247,26 @@ def test_route_body_is_the_operation_request_schema(agreement: Agreement, rpc: s
     properties = agreement.request_schema(route)["properties"]
     assert set(route.body) == set(properties) - {STREAM}
     assert set(route.body) <= set(agreement.methods[rpc].input_type.fields_by_name)
-    assert all(agreement.spec.nullable(properties[name]) for name in route.always)
+    top = [name for name in route.always if "." not in name]
+    assert all(agreement.spec.nullable(properties[name]) for name in top)
+    for path in set(route.always) - set(top):  # nested: a field the description requires of its object
+        assert required_in(agreement.spec, properties, path.split(".")), path
     if route.events:
         assert agreement.spec.shape(properties[STREAM])["type"] == "boolean"
+
+
+def required_in(spec: Any, properties: dict[str, Any], path: list[str]) -> bool:
+    """Whether the description requires the last field of `path` (from `properties` down, through arrays),
+    where it lists it: on the object, or (as for an attachment's `tools`) on the array of those objects."""
+    *parents, last = path
+    schema: dict[str, Any] = {"properties": properties}
+    for name in parents:
+        schema = spec.shape(schema["properties"][name])
+        while schema.get("type") == "array":
+            required = set(schema.get("required", []))
+            schema = spec.shape(schema["items"])
+            schema = {**schema, "required": [*schema.get("required", []), *required]}
+    return last in schema.get("properties", {}) and last in schema.get("required", [])
 
 
 @pytest.mark.parametrize("agreement", VERSIONS)
