@@ -12,25 +12,29 @@ server-sent events (`stream.py`); stream faults and the count of clients that le
 has since December 2024 (400 `invalid_beta`), so a gateway can be tried against a server that dropped v1.
 `EmulatorConfig.latency` (or `POST /_emulator/latency`) delays every API request by that many seconds before
 it is handled, as a distant upstream would; the admin API is never delayed.
+`EmulatorConfig.dialect` makes it behave as another server of the protocol (`dialects`): its base path, the
+`api-version` query and credentials it requires, its error bodies, timestamps and stream, the operations it
+lacks; the route table is the same, read under the dialect's base path. The admin API stays where it is.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from emulator import stream
 from emulator.checks import a_boolean
-from emulator.model import JSON, ApiError, RunState, new_id
+from emulator.dialects import DIALECTS, Dialect
+from emulator.model import JSON, ApiError, Refusal, RunState, new_id
 from emulator.store import Store
 from emulator.versions import INCLUDABLE, render
 
@@ -54,14 +58,30 @@ class EmulatorConfig:
     reply_deltas: int = 0
     """The reply is written in this many deltas, its text lengthened as needed; 0: one delta per word of
     the emulator's short reply (8 for a run without tools)."""
+    dialect: str = "openai"
+    """The server to behave as, a name of `dialects.DIALECTS`."""
+    api_version: str | None = None
+    """The `api-version` query value accepted, for a dialect that requires one (None: the dialect's own)."""
+    coarse_order: bool = False
+    """Lists ordered by whole seconds of `created_at` and paged by position, as open-assistant-api's are
+    (`model.Listing.coarse_page`); off unless asked, in any dialect."""
 
     def __post_init__(self) -> None:
         if self.reply_deltas < 0:
             raise ValueError(f"reply_deltas must be 0 or more, got {self.reply_deltas}")
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {self.dialect!r}: one of {', '.join(DIALECTS)}")
+        if self.api_version is not None and self.profile.api_version is None:
+            raise ValueError(f"the {self.dialect} dialect reads no api-version query")
+
+    @property
+    def profile(self) -> Dialect:
+        """The dialect this config names."""
+        return DIALECTS[self.dialect]
 
     def new_store(self) -> Store:
         """An empty store that behaves as this config says."""
-        return Store(self.step_seconds, reply_deltas=self.reply_deltas)
+        return Store(self.step_seconds, reply_deltas=self.reply_deltas, coarse_order=self.coarse_order)
 
 
 @dataclass
@@ -89,6 +109,7 @@ class Emulator:
 
     config: EmulatorConfig
     store: Store
+    dialect: Dialect
     faults: list[Fault] = field(default_factory=list)
     log: list[JSON] = field(default_factory=list)
     latency: float = 0.0
@@ -108,21 +129,16 @@ class Emulator:
         return None
 
 
-def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap an API handler: add the latency, log, inject faults, check credentials and beta header, render
-    JSON or errors."""
+def api(operation: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap the API handler of `operation`: add the latency, log, inject faults, admit the request as the
+    dialect's server does (`Dialect.admit`), render JSON as it writes it, or its errors."""
 
     async def endpoint(request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
         if emulator.latency > 0:
             await asyncio.sleep(emulator.latency)
-        request.state.entry = {
-            "method": request.method,
-            "path": request.url.path,
-            "query": dict(request.query_params),
-            "headers": dict(request.headers),
-            "body": (await request.body()).decode("utf-8", "replace"),
-        }
+        request.state.entry = await _entry(request, emulator.dialect)
+        request.state.operation = operation
         emulator.log.append(request.state.entry)
         headers = {"x-request-id": new_id("req_")}  # as OpenAI does, on every answer
         if emulator.config.poll_after_ms is not None and "/runs" in request.url.path:
@@ -136,78 +152,59 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 error = ApiError(fault.status, f"Injected fault: HTTP {fault.status}.", type="server_error")
                 return JSONResponse(error.body(), fault.status, headers)
         try:
-            request.state.version = _check_auth(request, emulator.config)
+            request.state.version = _admit(request, emulator)
             request.state.headers = headers
             result = await handler(request, emulator)
-            return result if isinstance(result, Response) else JSONResponse(result, headers=headers)
+            if isinstance(result, Response):
+                return result
+            return JSONResponse(emulator.dialect.answer(result), headers=headers)
+        except Refusal as refusal:
+            if isinstance(refusal.body, str):
+                return PlainTextResponse(refusal.body, refusal.status, headers)
+            return JSONResponse(refusal.body, refusal.status, headers)
         except ApiError as error:
-            return JSONResponse(error.body(), error.status, headers)
+            status, body = emulator.dialect.api_error(error)
+            return JSONResponse(body, status, headers)
 
     return endpoint
 
 
-def _check_auth(request: Request, config: EmulatorConfig) -> str:
-    """Refuse a request without a good key or beta header; the version the header asks for."""
-    header = request.headers.get("authorization", "")
-    if not header.startswith("Bearer ") or not header.removeprefix("Bearer ").strip():
-        raise ApiError(
-            401,
-            "You didn't provide an API key. You need to provide your API key in an Authorization "
-            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-        )
-    key = header.removeprefix("Bearer ").strip()
-    if config.api_keys is not None and key not in config.api_keys:
-        masked = f"{key[:3]}{'*' * max(len(key) - 7, 0)}{key[-4:]}" if len(key) > 7 else "*" * len(key)
-        raise ApiError(
-            401,
-            f"Incorrect API key provided: {masked}. You can find your API key at "
-            "https://platform.openai.com/account/api-keys.",
-            code="invalid_api_key",
-        )
-    return _check_beta(request.headers.get("openai-beta"), config.versions)
+async def _entry(request: Request, dialect: Dialect) -> JSON:
+    """The request's entry in the log: method, path, query (parsed, and as sent), headers, the body as it
+    arrived, and the model provider's credentials of a dialect that takes them in headers."""
+    entry: JSON = {
+        "method": request.method,
+        "path": request.url.path,
+        "query": dict(request.query_params),
+        "query_string": request.url.query,
+        "headers": dict(request.headers),
+        "body": (await request.body()).decode("utf-8", "replace"),
+    }
+    if dialect.provider_headers:
+        entry["provider_keys"] = dialect.provider_keys(request.headers)
+    return entry
 
 
-def _check_beta(header: str | None, versions: frozenset[str]) -> str:
-    # OpenAI's answers, word for word: a missing header, and v1 after its retirement in December 2024.
-    newest = max(versions)
-    if header is None or not header.startswith("assistants="):
-        raise ApiError(
-            400,
-            "You must provide the 'OpenAI-Beta' header to access the Assistants API. Please try "
-            f"again by setting the header 'OpenAI-Beta: assistants={newest}'.",
-            code="invalid_beta",
-        )
-    version = header.removeprefix("assistants=")
-    if version == "v1" and version not in versions:
-        raise ApiError(
-            400,
-            "The v1 Assistants API has been deprecated. Please try again by setting the header "
-            f"'OpenAI-Beta: assistants={newest}'. See the migration guide for more information: "
-            "https://platform.openai.com/docs/assistants/migration.",
-            code="invalid_beta",
-        )
-    if version not in versions:
-        raise ApiError(400, f"Invalid value for 'OpenAI-Beta': {header!r}.", code="invalid_beta")
-    return version
+def _admit(request: Request, emulator: Emulator) -> str:
+    config = emulator.config
+    return emulator.dialect.admit(
+        request.headers, request.query_params, config.api_keys, config.versions, config.api_version
+    )
 
 
 async def invalid_url(request: Request, exc: Exception) -> Response:
-    """OpenAI's answer to a path it does not serve, or a method a path does not allow."""
-    error = ApiError(404, f"Invalid URL ({request.method} {request.url.path})")
-    return JSONResponse(error.body(), 404, {"x-request-id": new_id("req_")})
+    """The dialect's answer to a path it does not serve, or a method a path does not allow (OpenAI's:
+    `Invalid URL (GET /v1/x)`)."""
+    dialect: Dialect = request.app.state.emulator.dialect
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    status, body = dialect.no_route(request.method, request.url.path, status)
+    return JSONResponse(body, status, {"x-request-id": new_id("req_")})
 
 
 async def _body(request: Request) -> JSON:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, "We could not parse the JSON body of your request.") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "The body of your request must be a JSON object.")
-    return body
+    """The request's JSON body, read as the dialect's server reads it (`Dialect.read_body`)."""
+    dialect: Dialect = request.app.state.emulator.dialect
+    return dialect.read_body(await request.body(), request.state.operation)
 
 
 def _page(items: list[JSON], has_more: bool, request: Request) -> JSON:
@@ -328,7 +325,7 @@ def _streamed(request: Request, e: Emulator, state: RunState, include: frozenset
     async def body() -> AsyncIterator[bytes]:
         try:
             async for chunk in stream.events(
-                e.store, state, include, fault.stream_fault if fault else NO_FAULT, sent
+                e.store, state, include, fault.stream_fault if fault else NO_FAULT, sent, e.dialect.stream
             ):
                 yield chunk
             e.streams["finished"] += 1
@@ -409,36 +406,46 @@ async def admin_reset(request: Request) -> Response:
     return JSONResponse({"reset": True})
 
 
-THREAD = "/v1/threads/{thread_id}"
+THREAD = "/threads/{thread_id}"
 RUN = THREAD + "/runs/{run_id}"
+API: list[tuple[str, str, str, Handler]] = [
+    ("CreateAssistant", "POST", "/assistants", create_assistant),
+    ("GetAssistant", "GET", "/assistants/{assistant_id}", get_assistant),
+    ("CreateThread", "POST", "/threads", create_thread),
+    ("GetThread", "GET", THREAD, get_thread),
+    ("ListMessages", "GET", THREAD + "/messages", list_messages),
+    ("CreateRun", "POST", THREAD + "/runs", create_run),
+    ("ListRuns", "GET", THREAD + "/runs", list_runs),
+    ("GetRun", "GET", RUN, get_run),
+    ("ModifyRun", "POST", RUN, modify_run),
+    ("CancelRun", "POST", RUN + "/cancel", cancel_run),
+    ("SubmitToolOutputs", "POST", RUN + "/submit_tool_outputs", submit_tool_outputs),
+    ("ListRunSteps", "GET", RUN + "/steps", list_steps),
+    ("GetRunStep", "GET", RUN + "/steps/{step_id}", get_step),
+]
+"""The REST API: (operation, method, path under the dialect's base path, handler)."""
+ADMIN = [
+    Route("/_emulator/faults", admin_add_fault, methods=["POST"]),
+    Route("/_emulator/faults", admin_clear_faults, methods=["DELETE"]),
+    Route("/_emulator/requests", admin_requests, methods=["GET"]),
+    Route("/_emulator/requests", admin_clear_requests, methods=["DELETE"]),
+    Route("/_emulator/threads/{thread_id}/runs:seed", admin_seed, methods=["POST"]),
+    Route("/_emulator/latency", admin_latency, methods=["GET", "POST"]),
+    Route("/_emulator/streams", admin_streams, methods=["GET"]),
+    Route("/_emulator/reset", admin_reset, methods=["POST"]),
+]
 
 
 def create_app(config: EmulatorConfig | None = None) -> Starlette:
-    """The emulator as an ASGI app."""
+    """The emulator as an ASGI app: the REST API under the dialect's base path, less the operations it
+    does not serve, and the admin API."""
     config = config or EmulatorConfig()
+    dialect = config.profile
     routes = [
-        Route("/v1/assistants", api(create_assistant), methods=["POST"]),
-        Route("/v1/assistants/{assistant_id}", api(get_assistant), methods=["GET"]),
-        Route("/v1/threads", api(create_thread), methods=["POST"]),
-        Route(THREAD, api(get_thread), methods=["GET"]),
-        Route(THREAD + "/messages", api(list_messages), methods=["GET"]),
-        Route(THREAD + "/runs", api(create_run), methods=["POST"]),
-        Route(THREAD + "/runs", api(list_runs), methods=["GET"]),
-        Route(RUN, api(get_run), methods=["GET"]),
-        Route(RUN, api(modify_run), methods=["POST"]),
-        Route(RUN + "/cancel", api(cancel_run), methods=["POST"]),
-        Route(RUN + "/submit_tool_outputs", api(submit_tool_outputs), methods=["POST"]),
-        Route(RUN + "/steps", api(list_steps), methods=["GET"]),
-        Route(RUN + "/steps/{step_id}", api(get_step), methods=["GET"]),
-        Route("/_emulator/faults", admin_add_fault, methods=["POST"]),
-        Route("/_emulator/faults", admin_clear_faults, methods=["DELETE"]),
-        Route("/_emulator/requests", admin_requests, methods=["GET"]),
-        Route("/_emulator/requests", admin_clear_requests, methods=["DELETE"]),
-        Route("/_emulator/threads/{thread_id}/runs:seed", admin_seed, methods=["POST"]),
-        Route("/_emulator/latency", admin_latency, methods=["GET", "POST"]),
-        Route("/_emulator/streams", admin_streams, methods=["GET"]),
-        Route("/_emulator/reset", admin_reset, methods=["POST"]),
+        Route(dialect.base + path, api(operation, handler), methods=[method])
+        for operation, method, path, handler in API
+        if operation not in dialect.unsupported
     ]
-    app = Starlette(routes=routes, exception_handlers={404: invalid_url, 405: invalid_url})
-    app.state.emulator = Emulator(config, config.new_store(), latency=config.latency)
+    app = Starlette(routes=[*routes, *ADMIN], exception_handlers={404: invalid_url, 405: invalid_url})
+    app.state.emulator = Emulator(config, config.new_store(), dialect, latency=config.latency)
     return app

@@ -12,12 +12,14 @@ from types import TracebackType
 import uvicorn
 
 from emulator.app import EmulatorConfig, create_app
+from emulator.dialects import DIALECTS
 
 
 class EmulatorServer:
     """The emulator on a loopback port in a background thread, for the duration of a `with` block.
 
-    The socket is bound before the thread starts, so `base_url` is known and connectable at once.
+    The socket is bound before the thread starts, so `base_url` (the dialect's base path included) and
+    `root_url` are known and connectable at once.
     """
 
     def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -29,7 +31,10 @@ class EmulatorServer:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host, self.port = host, int(self._socket.getsockname()[1])
-        self.base_url = f"http://{host}:{self.port}/v1"
+        self.root_url = f"http://{host}:{self.port}"
+        """Where the admin API is (`/_emulator/...`), whatever the dialect."""
+        self.base_url = self.root_url + (config or EmulatorConfig()).profile.served_base
+        """The base URL a client of the dialect's server is given (`.../v1`, `.../api/projects/demo`...)."""
         self._server = uvicorn.Server(
             uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
         )
@@ -58,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The `runs-emulator` command (also `python -m emulator`)."""
     args = _parser().parse_args(argv)
     config = _config(args)
-    print(f"runs-emulator listening on http://{args.host}:{args.port}/v1", flush=True)
+    base = config.profile.served_base
+    print(f"runs-emulator ({config.dialect}) listening on http://{args.host}:{args.port}{base}", flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
 
 
@@ -73,19 +79,26 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         _parser().error("--latency-ms must be from 0 to 60000")
     if args.reply_deltas < 0:
         _parser().error("--reply-deltas must be 0 or more")
-    return EmulatorConfig(
-        args.step_seconds,
-        frozenset(args.api_keys) if args.api_keys else None,
-        frozenset({"v2"} if args.without_v1 else {"v1", "v2"}),
-        latency=args.latency_ms / 1000,
-        poll_after_ms=args.poll_after_ms,
-        reply_deltas=args.reply_deltas,
-    )
+    try:
+        return EmulatorConfig(
+            args.step_seconds,
+            frozenset(args.api_keys) if args.api_keys else None,
+            frozenset({"v2"} if args.without_v1 else {"v1", "v2"}),
+            latency=args.latency_ms / 1000,
+            poll_after_ms=args.poll_after_ms,
+            reply_deltas=args.reply_deltas,
+            dialect=args.dialect,
+            api_version=args.api_version,
+            coarse_order=args.coarse_order,
+        )
+    except ValueError as exc:
+        _parser().error(str(exc))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="runs-emulator", description="In-memory OpenAI Assistants v1 and v2 REST API."
+        prog="runs-emulator",
+        description="In-memory OpenAI Assistants v1 and v2 REST API, or another server of it (--dialect).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
@@ -100,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key",
         action="append",
         dest="api_keys",
-        help="an accepted API key (repeatable; default: any non-empty key)",
+        help="an accepted API key (repeatable; default: any non-empty key); the astra dialect's "
+        "astra-api-token, open-assistant's bearer token",
     )
     parser.add_argument(
         "--poll-after-ms",
@@ -118,6 +132,24 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="milliseconds added to every API request before it is handled, as a distant upstream would "
         "(default 0; the admin API /_emulator/latency changes it while serving)",
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=list(DIALECTS),
+        default="openai",
+        help="the server to behave as: its base path, query, credentials, error bodies, timestamps and "
+        "stream (default openai)",
+    )
+    parser.add_argument(
+        "--api-version",
+        help="the api-version query value accepted, for the azure dialects (default: the dialect's own, "
+        "v1 for azure-foundry, 2024-05-01-preview for azure-openai)",
+    )
+    parser.add_argument(
+        "--coarse-order",
+        action="store_true",
+        help="order lists by whole seconds of created_at and page them by id, as open-assistant-api does "
+        "(pages of runs created within one second repeat or skip some)",
     )
     parser.add_argument(
         "--reply-deltas",

@@ -38,10 +38,16 @@ class Store:
     """Everything the emulator knows, in memory, and the operations of the REST API on it."""
 
     def __init__(
-        self, step_seconds: float = 0.05, clock: Callable[[], float] = time.monotonic, reply_deltas: int = 0
+        self,
+        step_seconds: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        reply_deltas: int = 0,
+        coarse_order: bool = False,
     ) -> None:
         self.step_seconds = step_seconds
         self.clock = clock
+        self.coarse_order = coarse_order
+        """Lists page as open-assistant-api's do (`Listing.coarse_page`)."""
         self.lifecycle = Lifecycle(step_seconds, clock, reply_deltas)
         self.assistants: dict[str, JSON] = {}
         self.threads: dict[str, Thread] = {}
@@ -72,7 +78,9 @@ class Store:
 
     def assistant(self, assistant_id: str) -> JSON:
         if assistant_id not in self.assistants:
-            raise ApiError(404, f"No assistant found with id '{assistant_id}'.")
+            raise ApiError(
+                404, f"No assistant found with id '{assistant_id}'.", subject=("assistant", assistant_id)
+            )
         return self.assistants[assistant_id]
 
     def create_thread(self, body: JSON) -> JSON:
@@ -88,11 +96,11 @@ class Store:
 
     def thread(self, thread_id: str) -> Thread:
         if thread_id not in self.threads:
-            raise ApiError(404, f"No thread found with id '{thread_id}'.")
+            raise ApiError(404, f"No thread found with id '{thread_id}'.", subject=("thread", thread_id))
         return self.threads[thread_id]
 
     def list_messages(self, thread_id: str, query: JSON) -> tuple[list[JSON], bool]:
-        return self.thread(thread_id).messages.page(query, "message")
+        return self.thread(thread_id).messages.page(query, "message", self.coarse_order)
 
     # Runs.
 
@@ -184,7 +192,7 @@ class Store:
         """A run, advanced to now."""
         state = self.thread(thread_id).states.get(run_id)
         if state is None:
-            raise ApiError(404, f"No run found with id '{run_id}'.")
+            raise ApiError(404, f"No run found with id '{run_id}'.", subject=("run", run_id))
         self.advance(state)
         return state
 
@@ -194,7 +202,7 @@ class Store:
 
     def list_runs(self, thread_id: str, query: JSON) -> tuple[list[JSON], bool]:
         thread = self.thread(thread_id)
-        items, has_more = thread.runs.page(query, "run")
+        items, has_more = thread.runs.page(query, "run", self.coarse_order)
         for item in items:
             self.advance(thread.states[item["id"]])
         return items, has_more
@@ -233,8 +241,8 @@ class Store:
     def step(self, thread_id: str, run_id: str, step_id: str) -> JSON:
         state = self.run(thread_id, run_id)
         if step_id not in state.steps.index:
-            raise ApiError(404, f"No run step found with id '{step_id}'.")
+            raise ApiError(404, f"No run step found with id '{step_id}'.", subject=("run step", step_id))
         return state.steps.items[state.steps.index[step_id]]
 
     def list_steps(self, thread_id: str, run_id: str, query: JSON) -> tuple[list[JSON], bool]:
-        return self.run(thread_id, run_id).steps.page(query, "run step")
+        return self.run(thread_id, run_id).steps.page(query, "run step", self.coarse_order)

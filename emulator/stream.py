@@ -1,6 +1,7 @@
 """Server-sent events for v2's `"stream": true`: a run's events in OpenAI's wire form
 (`event: thread.run.created\\ndata: {...}\\n\\n`), ending after the run's resting event
-(`thread.run.requires_action` or a terminal one) with `event: done\\ndata: [DONE]`.
+(`thread.run.requires_action` or a terminal one) with `event: done\\ndata: [DONE]`, or in the form of a
+dialect's server (`StreamStyle`: line ends, framing, the events it sends and how).
 
 The store records each change of a streamed run (`RunState.events`); `events` sends them as the run
 advances, `step_seconds` apart (at once when it is 0: no pause, so a benchmark measures the events' own
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from starlette.responses import StreamingResponse
 from starlette.types import Receive
 
-from emulator.model import JSON, ApiError, RunState, new_id
+from emulator.model import JSON, ApiError, RunState, new_id, written_times
 from emulator.store import Store
 from emulator.versions import render
 
@@ -54,36 +55,90 @@ class StreamFault:
     unknown_after: int | None = None
 
 
+@dataclass(frozen=True)
+class StreamStyle:
+    """How a server writes a run's events; the default is OpenAI's.
+
+    `line_end`: what ends each line (sse-starlette, open-assistant-api's, writes `\\r\\n`). `envelope`: no
+    `event:` line, each event one `data:` line of `{"event": name, "data": object}` (astra-assistants-api).
+    `done`: `event: done` / `data: [DONE]` after the resting event. `completed_after_action`: after
+    `thread.run.requires_action`, a `thread.run.completed` carrying the run still `requires_action`
+    (open-assistant-api). `message_completed_status`: the status `thread.message.completed` carries (None:
+    the message's own). `omitted`: events the server never sends. `times`: how timestamps are written
+    (`model.written_times`)."""
+
+    line_end: str = "\n"
+    envelope: bool = False
+    done: bool = True
+    completed_after_action: bool = False
+    message_completed_status: str | None = None
+    omitted: frozenset[str] = frozenset()
+    times: str = "seconds"
+
+    def frames(self, event: str, data: JSON) -> list[bytes]:
+        """What the server sends for one recorded event: none, one, or (open-assistant-api after
+        `requires_action`) two."""
+        if event in self.omitted:
+            return []
+        if event == "thread.message.completed" and self.message_completed_status is not None:
+            data = {**data, "status": self.message_completed_status}
+        data = written_times(data, self.times)
+        sent = [self.frame(event, data)]
+        if self.completed_after_action and event == "thread.run.requires_action":
+            sent.append(self.frame("thread.run.completed", data))
+        return sent
+
+    def frame(self, event: str, data: JSON | str) -> bytes:
+        """One server-sent event in this style."""
+        if self.envelope:
+            # astra-assistants-api writes `f"data: {event.to_json()}\n\n"`, with json.dumps' own spacing.
+            lines = [f"data: {json.dumps({'event': event, 'data': data})}"]
+        else:
+            text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+            lines = [f"event: {event}", f"data: {text}"]
+        end = self.line_end
+        return (end.join(lines) + end + end).encode()
+
+
+OPENAI_STREAM = StreamStyle()
+
+
 def frame(event: str, data: JSON | str) -> bytes:
     """One server-sent event, as OpenAI writes it."""
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return f"event: {event}\ndata: {text}\n\n".encode()
+    return OPENAI_STREAM.frame(event, data)
 
 
 async def events(
-    store: Store, state: RunState, include: frozenset[str], fault: StreamFault, sent: Callable[[], None]
+    store: Store,
+    state: RunState,
+    include: frozenset[str],
+    fault: StreamFault,
+    sent: Callable[[], None],
+    style: StreamStyle = OPENAI_STREAM,
 ) -> AsyncIterator[bytes]:
-    """The run's events from where its recording starts, `step_seconds` apart, until it rests; `sent` is
-    called after each event that went out whole."""
+    """The run's events from where its recording starts, `step_seconds` apart, until it rests, written in
+    `style`; `sent` is called after each recorded event that went out whole (faults count those)."""
     log, count = state.events or [], 0
     while True:
         store.advance(state)
         for name, obj in log[count:]:
             if fault.unknown_after == count:
-                yield frame(UNKNOWN_EVENT, _unknown(state))
+                yield style.frame(UNKNOWN_EVENT, _unknown(state))
                 sent()
             if fault.error_after == count:
-                yield frame("error", _server_error())
+                yield style.frame("error", _server_error())
                 return
-            data = frame(name, render(obj, "v2", include))
+            data = b"".join(style.frames(name, render(obj, "v2", include)))
             if fault.cut_after == count:
                 yield data[: len(data) // 2]
                 raise StreamCut(f"cut after {count} events, as a fault asked")
-            yield data
+            if data:
+                yield data
             count += 1
             sent()
             if name in ENDING:
-                yield DONE
+                if style.done:
+                    yield style.frame("done", "[DONE]")
                 return
             if store.step_seconds > 0:
                 await asyncio.sleep(store.step_seconds)
