@@ -74,6 +74,10 @@ STEPS_PAGE: dict[str, str | int] = {**dict(LARGEST_PAGE), "order": "asc"}
 
 VERSIONS = frozenset(api.version for api in APIS)
 """Every version of the API the gateway serves."""
+STATUSES = {api.version: api.statuses for api in APIS}
+"""Per version, the last words of event names that name a status."""
+RUN_EVENTS = "thread.run"
+"""The family of a run's own events (`thread.run.completed`), whose name follows the run's status."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """gRPC's default maximum message size, which every client enforces unless configured otherwise."""
 
@@ -177,24 +181,38 @@ class Gateway:
         with _addressing(route, request):
             async with aclosing(events):
                 try:
-                    async for last, data in events:
-                        yield self._checked(self._event(binding, last, data))
+                    async for name, data in events:
+                        event, renamed = self._event(binding, name, data)
+                        if renamed and event.event == last:  # type: ignore[attr-defined]
+                            continue  # the state just sent, announced again under another name
+                        last = event.event  # type: ignore[attr-defined]
+                        yield self._checked(event)
                 except StreamBroken:
                     if last not in binding.api.resting:
                         raise
                     # Closed right after the run came to rest, only its `done` missing: the stream is whole.
 
     @staticmethod
-    def _event(binding: Binding, name: str, data: str) -> Message:
-        """The message of one server-sent event: its data converted into the field its name calls for, or,
-        for an event this version does not know, as JSON text."""
+    def _event(binding: Binding, name: str, data: str) -> tuple[Message, bool]:
+        """The message of one server-sent event, and whether its name had to be made to agree with its
+        object: its data converted into the field its name calls for, or, for an event this version does
+        not know, as JSON text.
+
+        A server may name an event after one state and send the object in another (open-assistant-api
+        sends `thread.run.completed` carrying a run that `requires_action`): the object is what the server
+        holds, so the name follows it, and a client reading either is never told a run ended that did not.
+        """
         field = binding.api.events.get(name)
         if field is None:
-            return convert.to_message({"event": name, UNKNOWN_EVENT_FIELD: data}, binding.response)
+            unknown = convert.to_message({"event": name, UNKNOWN_EVENT_FIELD: data}, binding.response)
+            return unknown, False
         try:
-            return convert.to_message({"event": name, field: json.loads(data)}, binding.response)
+            obj = json.loads(data)
+            agreed = _agreeing(binding.api, name, obj)
+            message = convert.to_message({"event": agreed, binding.api.events[agreed]: obj}, binding.response)
         except ValueError as exc:  # ConversionError is one, and so is a JSONDecodeError
             raise UpstreamProtocolError(f"upstream event {name} does not match the API: {exc}") from exc
+        return message, agreed != name
 
     async def _watch(
         self, rpc: str, binding: Binding, request: Message, options: CallOptions
@@ -291,6 +309,28 @@ def _addressing(route: Route, request: Message) -> Iterator[None]:
         values = {name: getattr(request, name) for name in route.path_params}
         exc.addressed = {kind: template.format(**values) for kind, template in route.resources}
         raise
+
+
+def _agreeing(api: Api, name: str, obj: Any) -> str:
+    """The event's name, made to agree with its object where the name says a status (`.completed`) and
+    the object another.
+
+    A run's status is what the server holds (open-assistant-api sends `thread.run.completed` carrying a
+    run that `requires_action`): the name follows the run, so that a client reading either is never told
+    a run ended that did not. A message's or a step's event is sent when it happens, while its object may
+    be written carelessly (that server writes `in_progress` on every message): there the object's status
+    follows the name."""
+    family, _, state = name.rpartition(".")
+    if state not in STATUSES[api.version] or not isinstance(obj, dict):
+        return name
+    status = obj.get("status")
+    if not isinstance(status, str) or status == state:
+        return name
+    if family != RUN_EVENTS:
+        obj["status"] = state
+        return name
+    other = f"{family}.{status}"
+    return other if other in api.events else name
 
 
 def _prepare(route: Route, request: Message) -> tuple[str, dict[str, Any], bytes | None]:

@@ -33,6 +33,9 @@ class Dialect:
     UNIMPLEMENTED without a REST call). `auth`, `key_header`, `entra_scope`: the default authentication
     (flags override it).
     `required_headers`: static headers (from the gateway's configuration) the server cannot work without.
+    `time_scale`: how many of the server's time units make a second (1000: it writes milliseconds where the
+    API has seconds); `closes_streams`: the server ends a run's stream by closing it, never with `done`,
+    so a stream that closes is whole wherever it stops.
     """
 
     name: str
@@ -46,11 +49,14 @@ class Dialect:
     key_header: str = "api-key"
     entra_scope: str | None = None
     required_headers: tuple[str, ...] = ()
+    time_scale: int = 1
+    closes_streams: bool = False
 
 
-ROUTE_NOT_FOUND = ("not found", "resource not found")
-"""404 messages without a resource, which every dialect reads as "no such route" (compared lower-case,
-without a final full stop): Starlette's and FastAPI's `Not Found`, Azure's `Resource not found`. OpenAI's own
+ROUTE_NOT_FOUND = ("not found", "resource not found", "method not allowed")
+"""404 and 405 messages without a resource, which every dialect reads as "no such route" (compared lower-case,
+without a final full stop): Starlette's and FastAPI's `Not Found` and `Method Not Allowed`, Azure's
+`Resource not found`. OpenAI's own
 `Invalid URL (...)` is recognised by its prefix (errors.py)."""
 
 OPENAI = Dialect(
@@ -95,6 +101,10 @@ DIALECTS: dict[str, Dialect] = {
             "datastax/astra-assistants-api (v1 and v2 by OpenAI-Beta; no ModifyRun, CancelRun or run steps)",
             "https://HOST/v1",
             required_headers=("astra-api-token",),
+            # impl/routes_v2/threads_v2.py writes `int(time.mktime(...) * 1000)`; its streams end with the
+            # last message delta or `thread.run.requires_action`, never `done` (run_event_stream).
+            time_scale=1000,
+            closes_streams=True,
         ),
     )
 }

@@ -130,8 +130,11 @@ class UpstreamError(GatewayError):
         api_error: bool = True,
         in_stream: bool = False,
         beta: str | None = None,
+        violations: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__(message)
+        self.violations = violations
+        """The request fields a validation error (a 422) names: (field path, description)."""
         self.beta = beta
         """The `OpenAI-Beta` header of the call (`assistants=v1`): what an `invalid_beta` refused."""
         self.api_error = api_error
@@ -362,7 +365,12 @@ def _info(exc: Exception) -> dict[str, str]:
 
 def _upstream_details(exc: UpstreamError) -> list[Message]:
     details: list[Message] = []
-    if exc.param and exc.code is grpc.StatusCode.INVALID_ARGUMENT:
+    if exc.violations and exc.code is grpc.StatusCode.INVALID_ARGUMENT:
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in exc.violations
+        ]
+        details.append(error_details_pb2.BadRequest(field_violations=violations))
+    elif exc.param and exc.code is grpc.StatusCode.INVALID_ARGUMENT:
         details.append(_bad_request(exc.param, exc.message))
     if exc.retry_after is not None and exc.retry_after >= 0:
         delay = duration_pb2.Duration()

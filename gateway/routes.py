@@ -168,6 +168,12 @@ class Api:
     events: Mapping[str, str] = field(default_factory=dict)
     resting: frozenset[str] = frozenset()
 
+    @property
+    def statuses(self) -> frozenset[str]:
+        """The last words of event names that name an object's status (`completed` of
+        `thread.run.completed`), as opposed to what happened to it (`created`, `delta`)."""
+        return frozenset(name.rpartition(".")[2] for name in self.events) - {"created", "delta"}
+
 
 V1 = Api("v1", "runs_gateway.assistants.v1.RunsService", "assistants=v1", ROUTES, WATCHES)
 V2 = Api(

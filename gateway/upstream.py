@@ -34,6 +34,7 @@ import httpx_sse
 
 from gateway import metadata, retry
 from gateway.auth import Auth, NoAuth, StaticKey
+from gateway.bodies import read_error
 from gateway.dialects import OPENAI, Dialect
 from gateway.errors import (
     EVENT_ERROR_STATUS,
@@ -234,14 +235,17 @@ class Upstream:
                     async with asyncio.timeout(self._event_wait(options)):
                         event = await anext(source, None)
                     if event is None:
+                        if self._dialect.closes_streams:
+                            return
                         raise StreamBroken(count)
                     capped.taken()
-                    if event.event == "done":
+                    name, data = self._event(event.event, event.data)
+                    if name == "done":
                         return
-                    if event.event == "error":
-                        raise self._event_error(event.data, call.headers)
+                    if name == "error":
+                        raise self._event_error(data, call.headers)
                     count += 1
-                    yield event.event, event.data
+                    yield name, data
         except httpx_sse.SSEError as exc:
             raise UpstreamProtocolError(f"upstream sent a malformed event stream: {exc}") from None
         except httpx.TransportError as exc:
@@ -392,6 +396,33 @@ class Upstream:
         sent = headers.get("authorization", "").removeprefix("Bearer ").strip()
         return [sent, *self._auth.secrets(), *self._static.values()]
 
+    def _event(self, name: str, data: str) -> tuple[str, str]:
+        """An event's name and data as the API has them. An event without a name of its own whose data is
+        `{"event": ..., "data": ...}` is unwrapped (astra writes its events so, on `data:` lines alone); a
+        server's times in other units than seconds are scaled (its dialect says)."""
+        if name != "message" or not data.startswith("{"):
+            return (name, data) if self._dialect.time_scale == 1 else (name, self._scaled_text(data))
+        try:
+            envelope = jsonlib.loads(data)
+        except ValueError:
+            return name, data
+        if (
+            not isinstance(envelope, dict)
+            or not isinstance(envelope.get("event"), str)
+            or "data" not in envelope
+        ):
+            return name, data
+        inner = envelope["data"]
+        if self._dialect.time_scale != 1:
+            inner = scaled_times(inner, self._dialect.time_scale)
+        return envelope["event"], inner if isinstance(inner, str) else jsonlib.dumps(inner)
+
+    def _scaled_text(self, data: str) -> str:
+        try:
+            return jsonlib.dumps(scaled_times(jsonlib.loads(data), self._dialect.time_scale))
+        except ValueError:
+            return data
+
     def _event_error(self, data: str, headers: Mapping[str, str]) -> UpstreamError:
         """The UpstreamError an `error` event describes: its data is an OpenAI error object, bare or
         wrapped in `{"error": ...}` (both are seen)."""
@@ -415,8 +446,7 @@ class Upstream:
             in_stream=True,
         )
 
-    @staticmethod
-    def _json(answer: _Answer) -> dict[str, Any]:
+    def _json(self, answer: _Answer) -> dict[str, Any]:
         status = answer.response.status_code
         try:
             data = jsonlib.loads(answer.body)
@@ -426,32 +456,32 @@ class Upstream:
             ) from exc
         if not isinstance(data, dict):
             raise UpstreamProtocolError(f"upstream answered HTTP {status} with a non-object body")
-        return data
+        return (
+            data
+            if self._dialect.time_scale == 1
+            else cast(dict[str, Any], scaled_times(data, self._dialect.time_scale))
+        )
 
     def _error(self, answer: _Answer, headers: Mapping[str, str]) -> UpstreamError:
         response = answer.response
-        try:
-            payload = jsonlib.loads(answer.body)
-        except ValueError:
-            payload = None
-        error = payload.get("error") if isinstance(payload, dict) else None
-        api_error = isinstance(error, dict) and isinstance(error.get("message"), str)
-        if not isinstance(error, dict) or not api_error:
-            error = {
-                "message": f"upstream answered HTTP {response.status_code} {response.reason_phrase}".strip()
-            }
-        param = _str_or_none(error.get("param"))
+        body = read_error(answer.body)
         secrets = self._secrets(headers)
+
+        def clean(text: str | None) -> str | None:
+            return _redact(text, secrets) if text else None
+
+        fallback = f"upstream answered HTTP {response.status_code} {response.reason_phrase}".strip()
         return UpstreamError(
             response.status_code,
-            _redact(error["message"], secrets),
-            type=_str_or_none(error.get("type")),
-            param=_redact(param, secrets) if param else None,
-            error_code=_str_or_none(error.get("code")),
+            clean(body.message) or fallback,
+            type=clean(body.type),
+            param=clean(body.param),
+            error_code=clean(body.code),
             request_id=response.headers.get("x-request-id"),
             retry_after=retry.retry_after(response.headers),
-            api_error=api_error,
+            api_error=body.message is not None,
             beta=headers.get("openai-beta"),
+            violations=tuple((field, _redact(text, secrets)) for field, text in body.violations),
         )
 
 
@@ -461,6 +491,20 @@ def _redact(message: str, secrets: Iterable[str]) -> str:
         if len(secret) >= 8:
             message = message.replace(secret, "[redacted]")
     return message
+
+
+def scaled_times(value: Any, scale: int) -> Any:
+    """`value` with every time (`*_at`) in whole seconds, from a server's units of 1/`scale` second."""
+    if isinstance(value, dict):
+        return {
+            key: item // scale
+            if key.endswith("_at") and type(item) in (int, float)
+            else scaled_times(item, scale)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [scaled_times(item, scale) for item in value]
+    return value
 
 
 def split_base_url(base_url: str, dialect: Dialect) -> tuple[str, tuple[tuple[str, str], ...]]:

@@ -31,6 +31,7 @@ from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
 from emulator import EmulatorConfig, EmulatorServer
 from gateway.config import Settings
 from gateway.core import Gateway, method_path
+from gateway.dialects import DIALECTS, OPENAI, Dialect
 from gateway.errors import StreamBroken, UpstreamError, UpstreamProtocolError
 from gateway.routes import EVENTS_V2, V2
 from gateway.upstream import CallOptions, Upstream
@@ -579,22 +580,27 @@ async def test_a_stream_that_ends_without_done_is_broken_and_one_that_is_not_sse
     assert "not an event stream" in str(refused)
 
 
-async def streamed(body: bytes) -> list[Any]:
-    """The messages the core streams for CreateRunStream over an upstream answering `body`, then what it
-    raised."""
+async def streamed(body: bytes, dialect: Dialect = OPENAI, *, messages: bool = False) -> list[Any]:
+    """The messages the core streams for CreateRunStream over an upstream answering `body` (their event
+    names, or with `messages` the messages), then what it raised."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         assert json.loads(request.content)["stream"] is True
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
     core = Gateway(
-        Upstream("http://upstream.test/v1", "sk-key-0123456789", transport=httpx.MockTransport(answer))
+        Upstream(
+            "http://upstream.test/v1",
+            "sk-key-0123456789",
+            dialect=dialect,
+            transport=httpx.MockTransport(answer),
+        )
     )
     request = pb.CreateRunStreamRequest(thread_id="thread_1", assistant_id="asst_1")
     seen: list[Any] = []
     try:
         async for message in core.stream(method_path(V2, "CreateRunStream"), request, CallOptions()):
-            seen.append(message.event)
+            seen.append(message if messages else message.event)
     except Exception as exc:  # what it raised is part of the answer
         seen.append(exc)
     finally:
@@ -603,8 +609,10 @@ async def streamed(body: bytes) -> list[Any]:
 
 
 async def test_a_stream_closed_right_after_the_run_rests_is_whole_even_without_done() -> None:
-    run = json.dumps({"id": "run_1", "object": "thread.run", "status": "completed"})
-    events = [("thread.run.in_progress", run), ("thread.run.completed", run)]
+    def run(status: str) -> str:
+        return json.dumps({"id": "run_1", "object": "thread.run", "status": status})
+
+    events = [("thread.run.in_progress", run("in_progress")), ("thread.run.completed", run("completed"))]
     assert await streamed(sse(*events, done=False)) == ["thread.run.in_progress", "thread.run.completed"]
     *before, error = await streamed(sse(events[0], done=False))
     assert before == ["thread.run.in_progress"]
@@ -619,3 +627,54 @@ async def test_an_event_that_does_not_fit_its_message_ends_the_stream_after_the_
     assert isinstance(error, UpstreamProtocolError)
     assert "thread.run.in_progress" in str(error)
     assert "run.status" in str(error)
+
+
+def run_in(status: str, **fields: Any) -> str:
+    return json.dumps({"id": "run_1", "object": "thread.run", "status": status, **fields})
+
+
+async def test_a_run_event_whose_run_says_otherwise_is_named_after_the_run_and_not_repeated() -> None:
+    # open-assistant-api: thread.run.completed right after requires_action, carrying the same run, no done.
+    events = [
+        ("thread.run.in_progress", run_in("in_progress")),
+        ("thread.run.requires_action", run_in("requires_action")),
+        ("thread.run.completed", run_in("requires_action")),
+    ]
+    assert await streamed(sse(*events, done=False)) == [
+        "thread.run.in_progress",
+        "thread.run.requires_action",
+    ]
+    # Alone, the misnamed event is renamed, never passed on as the end of the run.
+    assert await streamed(sse(events[2])) == ["thread.run.requires_action"]
+
+
+async def test_a_message_event_keeps_its_name_and_its_object_follows_it() -> None:
+    message = json.dumps({"id": "msg_1", "object": "thread.message", "status": "in_progress", "content": []})
+    [completed] = await streamed(sse(("thread.message.completed", message)), messages=True)
+    assert completed.event == "thread.message.completed"
+    assert completed.message.status == res.MESSAGE_STATUS_COMPLETED
+
+
+async def test_an_enveloped_stream_in_milliseconds_that_closes_without_done_is_whole_for_astra() -> None:
+    def enveloped(name: str, data: dict[str, Any]) -> str:
+        return f"data: {json.dumps({'event': name, 'data': data})}\n\n"
+
+    created = {"id": "run_1", "object": "thread.run", "status": "queued", "created_at": 1796603244123}
+    body = enveloped("thread.run.created", created) + enveloped(
+        "thread.run.requires_action", {**created, "status": "requires_action"}
+    )
+    first, second = await streamed(body.encode(), DIALECTS["astra"], messages=True)
+    assert (first.event, first.run.created_at) == ("thread.run.created", 1796603244)
+    assert second.event == "thread.run.requires_action"
+    # Unwrapping needs no dialect; closed after a resting event, the stream is whole in any dialect.
+    assert await streamed(body.encode()) == ["thread.run.created", "thread.run.requires_action"]
+    # Closed after a delta (astra's reply ends so): whole for astra, broken for a server that sends done.
+    delta = {"id": "msg_1", "object": "thread.message.delta", "delta": {"content": []}}
+    replying = enveloped("thread.run.created", created) + enveloped("thread.message.delta", delta)
+    assert await streamed(replying.encode(), DIALECTS["astra"]) == [
+        "thread.run.created",
+        "thread.message.delta",
+    ]
+    *before, error = await streamed(replying.encode())
+    assert before == ["thread.run.created", "thread.message.delta"]
+    assert isinstance(error, StreamBroken)
