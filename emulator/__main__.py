@@ -1,4 +1,4 @@
-"""`python -m emulator`: the runs-emulator command."""
+"""`python -m emulator`: the emulator's command line."""
 
 from emulator.server import main
 

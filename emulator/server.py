@@ -60,11 +60,11 @@ class EmulatorServer:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """The `runs-emulator` command (also `python -m emulator`)."""
+    """The `python -m emulator` command."""
     args = _parser().parse_args(argv)
     config = _config(args)
     base = config.profile.served_base
-    print(f"runs-emulator ({config.dialect}) listening on http://{args.host}:{args.port}{base}", flush=True)
+    print(f"emulator ({config.dialect}) listening on http://{args.host}:{args.port}{base}", flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
 
 
@@ -97,7 +97,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="runs-emulator",
+        prog="python -m emulator",
         description="In-memory OpenAI Assistants v1 and v2 REST API, or another server of it (--dialect).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

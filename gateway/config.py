@@ -364,8 +364,8 @@ FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 )
 """Each flag: settings field, environment variable, parser, help."""
 
-_FLAG_NAMES = {"base_url": "--upstream"}
-_VARIABLES = {name: variable for name, variable, _, _ in FLAGS}
+_FLAG_NAMES = {"base_url": "--upstream", "upstream_headers": "--upstream-headers-file"}
+_VARIABLES = {name: variable for name, variable, _, _ in FLAGS} | {"upstream_headers": HEADERS_VARIABLE}
 _KINDS: dict[Callable[[str], Any], str] = {int: "a whole number", float: "a number"}
 
 

@@ -6,6 +6,8 @@ user sees, so that is what is checked.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gateway.config import Settings
@@ -75,3 +77,66 @@ def test_values_from_the_environment_and_the_defaults() -> None:
         1.0,
     )
     assert (settings.listen, settings.max_retries, settings.api_key) == ("127.0.0.1:50051", 2, "sk-1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        (["--dialect", "azure"], {}, "--dialect must be one of openai, azure-foundry, azure-openai"),
+        (["--auth", "magic"], {}, "--auth must be one of bearer, header, entra, got 'magic'"),
+        (["--api-key-header", "api key"], {}, "--api-key-header must be a header name"),
+        ([], {"OPENAI_BASE_URL": "http://user:pw@host/v1"}, "OPENAI_BASE_URL must not carry credentials"),
+        ([], {"OPENAI_BASE_URL": "http://host/v1#x"}, "OPENAI_BASE_URL must have no #fragment"),
+        (
+            [],
+            {"OPENAI_BASE_URL": "http://host/v1?limit=5"},
+            "has query parameters the gateway sets per call (limit)",
+        ),
+        (
+            ["--dialect", "astra"],
+            {},
+            "--upstream-headers-file or RUNS_GATEWAY_UPSTREAM_HEADERS must give astra-api-token",
+        ),
+        ([], {"RUNS_GATEWAY_UPSTREAM_HEADERS": "[1]"}, "RUNS_GATEWAY_UPSTREAM_HEADERS must be a JSON object"),
+        (
+            [],
+            {"RUNS_GATEWAY_UPSTREAM_HEADERS": '{"Authorization": "x"}'},
+            "'Authorization' cannot be a static header",
+        ),
+        (
+            [],
+            {"RUNS_GATEWAY_UPSTREAM_HEADERS": '{"x-a": "a\\nb"}'},
+            "the value of 'x-a' has control characters",
+        ),
+        (["--upstream-headers-file", "/no/such/file"], {}, "--upstream-headers-file cannot be read"),
+    ],
+)
+def test_a_dialect_and_its_credentials_are_checked_at_start(
+    capsys: pytest.CaptureFixture[str], argv: list[str], environ: dict[str, str], message: str
+) -> None:
+    assert message in refused(capsys, argv, {**UPSTREAM, **environ})
+
+
+def test_each_dialect_brings_its_defaults_and_flags_override_them(tmp_path: Path) -> None:
+    foundry = Settings.load(["--dialect", "azure-foundry"], environ=UPSTREAM)
+    assert (foundry.auth_mode, foundry.scope, foundry.key_header) == (
+        "entra",
+        "https://ai.azure.com/.default",
+        "authorization",
+    )
+    azure = Settings.load(["--dialect", "azure-openai"], environ={**UPSTREAM, "OPENAI_API_KEY": "k"})
+    assert (azure.auth_mode, azure.key_header) == ("header", "api-key")
+    custom = Settings.load(
+        ["--dialect", "azure-openai", "--api-key-header", "Ocp-Apim-Subscription-Key"], environ=UPSTREAM
+    )
+    assert custom.key_header == "ocp-apim-subscription-key"
+    bearer = Settings.load(["--dialect", "azure-openai", "--auth", "bearer"], environ=UPSTREAM)
+    assert bearer.key_header == "authorization"
+    headers = tmp_path / "headers.json"
+    headers.write_text('{"astra-api-token": "from-file", "x-provider": "p"}')
+    astra = Settings.load(
+        ["--dialect", "astra", "--upstream-headers-file", str(headers)],
+        environ={**UPSTREAM, "RUNS_GATEWAY_UPSTREAM_HEADERS": '{"ASTRA-API-TOKEN": "from-env"}'},
+    )
+    assert astra.all_upstream_headers() == {"astra-api-token": "from-env", "x-provider": "p"}
+    assert "from-env" not in repr(astra)  # a secret, as the key is
