@@ -270,8 +270,10 @@ class Upstream:
                 if not await self._backoff(options, retries, retry.retryable_error(exc, safe), None, exc):
                     raise
             else:
-                if not answer.response.is_error:
+                if answer.response.is_success:
                     return answer
+                if answer.response.is_redirect or 300 <= answer.response.status_code < 400:
+                    raise _redirected(answer.response)
                 error = self._error(answer, call.headers)
                 again = retry.retryable_status(answer.response.status_code, safe, answer.response.headers)
                 if not await self._backoff(options, retries, again, answer.response.headers, error):
@@ -298,7 +300,7 @@ class Upstream:
                 )
                 response = await self._client.send(request, stream=True)
                 body = b""
-                if not stream or response.is_error:
+                if not stream or not response.is_success:
                     try:
                         body = await self._read(response)
                     finally:
@@ -491,6 +493,16 @@ def _redact(message: str, secrets: Iterable[str]) -> str:
         if len(secret) >= 8:
             message = message.replace(secret, "[redacted]")
     return message
+
+
+def _redirected(response: httpx.Response) -> UpstreamProtocolError:
+    """Only a 2xx is an answer: a redirect is never followed (it may lead anywhere, a cloud's metadata
+    address included), nor is its body taken for the answer."""
+    where = response.headers.get("location", "")[:200]
+    return UpstreamProtocolError(
+        f"upstream answered HTTP {response.status_code}, a redirect{f' to {where}' if where else ''}: the "
+        "gateway follows no redirects; point --upstream at the URL the API is served at"
+    )
 
 
 def scaled_times(value: Any, scale: int) -> Any:

@@ -430,3 +430,24 @@ async def test_one_item_too_large_for_a_message_is_resource_exhausted_after_thos
     assert error.value.code() == Code.RESOURCE_EXHAUSTED
     assert "one item of the list is" in error.value.details()
     assert received == ["run_small"]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308, 304, 300])
+async def test_a_redirect_is_no_answer_even_with_a_valid_body(status: int) -> None:
+    # A 301 to a cloud metadata address whose body is a valid run: never followed, never taken for the run.
+    location = {"location": "http://169.254.169.254/latest/meta-data/"}
+    upstream = FakeUpstream(lambda request: httpx.Response(status, headers=location, json=rest_run()))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as got:
+            await stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
+        with pytest.raises(grpc.aio.AioRpcError) as listed:
+            [
+                run
+                async for page in stub.ListRuns(pb.ListRunsRequest(thread_id="thread_1"))
+                for run in page.runs
+            ]
+    for error in (got.value, listed.value):
+        assert error.code() == Code.UNAVAILABLE
+        assert f"upstream answered HTTP {status}, a redirect" in (error.details() or "")
+    assert all(str(request.url).startswith("http://upstream.test/") for request in upstream.requests)
+    assert len(upstream.requests) == 2  # one each: never retried, never followed
