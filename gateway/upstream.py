@@ -313,9 +313,12 @@ class Upstream:
             if self._observe is not None:
                 self._observe(call.method, call.route, outcome, time.perf_counter() - started)
         if exchange is not None:
+            # An upstream may echo a credential in any header it returns: none reaches a trailer or a log.
+            secrets = self._secrets(call.headers)
+            returned = metadata.returned_metadata(response.headers.multi_items())
             exchange.status = response.status_code
-            exchange.request_id = response.headers.get("x-request-id")
-            exchange.metadata = metadata.returned_metadata(response.headers.multi_items())
+            exchange.request_id = _redact_all(response.headers.get("x-request-id"), secrets)
+            exchange.metadata = tuple((name, _redact(value, secrets)) for name, value in returned)
             exchange.poll_after = _milliseconds(response.headers.get("openai-poll-after-ms"))
         return _Answer(response, body)
 
@@ -479,7 +482,7 @@ class Upstream:
             type=clean(body.type),
             param=clean(body.param),
             error_code=clean(body.code),
-            request_id=response.headers.get("x-request-id"),
+            request_id=_redact_all(response.headers.get("x-request-id"), secrets),
             retry_after=retry.retry_after(response.headers),
             api_error=body.message is not None,
             beta=headers.get("openai-beta"),
@@ -517,6 +520,10 @@ def scaled_times(value: Any, scale: int) -> Any:
     if isinstance(value, list):
         return [scaled_times(item, scale) for item in value]
     return value
+
+
+def _redact_all(value: str | None, secrets: Iterable[str]) -> str | None:
+    return _redact(value, secrets) if value else value
 
 
 def split_base_url(base_url: str, dialect: Dialect) -> tuple[str, tuple[tuple[str, str], ...]]:

@@ -175,14 +175,36 @@ def _check_messages(messages: Iterable[Message]) -> None:
                 )
 
 
+MAX_JSON_DEPTH = 32
+"""How deeply free-form JSON may nest: as deep as a `Struct` can arrive over gRPC (protobuf's decoder stops
+at 100 nested messages, about 32 levels of JSON), far beyond any JSON Schema of a tool."""
+
+
 def _check_json_object(where: str, text: str) -> None:
     # Parsed only to be checked: the text itself is what the upstream receives.
     try:
         value = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         raise InvalidArgument(where, f"must be JSON text of an object: {exc}") from None
+    except RecursionError:  # deeper than Python's parser goes: far deeper than allowed anyway
+        raise InvalidArgument(where, f"nests deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(value, dict):
         raise InvalidArgument(where, "must be JSON text of an object")
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise InvalidArgument(where, f"nests deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _depth(value: object) -> int:
+    """How many objects and arrays deep `value` goes (without recursion: any depth is measured)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _no_constant(name: str) -> None:

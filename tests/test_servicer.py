@@ -16,6 +16,7 @@ import httpx
 import pytest
 from conftest import API_KEY, FakeUpstream, serve_gateway
 from factories import rest_error, rest_page, rest_run
+from grpc_status import rpc_status
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from test_errors import HTTP_CASES
@@ -451,3 +452,62 @@ async def test_a_redirect_is_no_answer_even_with_a_valid_body(status: int) -> No
         assert f"upstream answered HTTP {status}, a redirect" in (error.details() or "")
     assert all(str(request.url).startswith("http://upstream.test/") for request in upstream.requests)
     assert len(upstream.requests) == 2  # one each: never retried, never followed
+
+
+@pytest.mark.parametrize("answer", ["error", "success"])
+async def test_a_credential_the_upstream_echoes_appears_nowhere_the_gateway_writes(
+    answer: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    static = "astra-secret-token-0123456789"
+    secrets = (API_KEY, static)
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        key = request.headers["authorization"].removeprefix("Bearer ")
+        token = request.headers["x-token"]
+        headers = {
+            "x-request-id": f"req_{key}",
+            "x-ratelimit-remaining-requests": f"{token} left",
+            "openai-processing-ms": key,
+        }
+        if answer == "success":
+            return httpx.Response(200, headers=headers, json=rest_run())
+        error = {"message": f"bad {key}", "type": f"t_{key}", "code": f"c_{token}", "param": key}
+        return httpx.Response(400, headers=headers, json={"error": error})
+
+    upstream = FakeUpstream(echo)
+    caplog.set_level("INFO")
+    async with serve_gateway(transport=upstream.transport, upstream_headers={"x-token": static}) as stub:
+        call = stub.GetRun(pb.GetRunRequest(thread_id="thread_1", run_id="run_1"))
+        if answer == "error":
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call
+            status = rpc_status.from_call(refused.value)
+            assert status is not None
+            written = [refused.value.details(), str(status), str(refused.value.trailing_metadata())]
+        else:
+            await call
+            written = [str(await call.trailing_metadata())]
+    written += [record.getMessage() + str(getattr(record, "fields", "")) for record in caplog.records]
+    assert all("[redacted]" in text or "redacted" not in text for text in written)
+    for secret in secrets:
+        assert not any(secret in text for text in written), (secret, written)
+    assert any("[redacted]" in text for text in written)
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(32, False), (33, True), (1_000, True), (100_000, True)])
+async def test_free_form_json_nested_too_deep_is_invalid_argument(depth: int, refused: bool) -> None:
+    written = '{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)
+    function = res.FunctionDefinition(name="lookup", parameters_json=written)
+    tool = res.Tool(type=res.TOOL_TYPE_FUNCTION, function=function)
+    request = pb.CreateRunRequest(thread_id="thread_1", assistant_id="asst_1", tools=[tool])
+    upstream = FakeUpstream(lambda request: ok(rest_run()))
+    async with serve_gateway(transport=upstream.transport) as stub:
+        if not refused:
+            await stub.CreateRun(request)
+            assert upstream.requests[0].content.count(b'{"a":') == depth - 1  # as written
+            return
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.CreateRun(request)
+    assert error.value.code() == Code.INVALID_ARGUMENT
+    assert error.value.details() == "tools[0].function.parameters_json: nests deeper than 32 levels"
+    assert upstream.requests == []
