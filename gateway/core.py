@@ -182,10 +182,11 @@ class Gateway:
             async with aclosing(events):
                 try:
                     async for name, data in events:
-                        event, renamed = self._event(binding, name, data)
-                        if renamed and event.event == last:  # type: ignore[attr-defined]
+                        event = self._event(binding, name, data)
+                        agreed: str = getattr(event, "event")
+                        if agreed != name and agreed == last:
                             continue  # the state just sent, announced again under another name
-                        last = event.event  # type: ignore[attr-defined]
+                        last = agreed
                         yield self._checked(event)
                 except StreamBroken:
                     if last not in binding.api.resting:
@@ -193,10 +194,10 @@ class Gateway:
                     # Closed right after the run came to rest, only its `done` missing: the stream is whole.
 
     @staticmethod
-    def _event(binding: Binding, name: str, data: str) -> tuple[Message, bool]:
-        """The message of one server-sent event, and whether its name had to be made to agree with its
-        object: its data converted into the field its name calls for, or, for an event this version does
-        not know, as JSON text.
+    def _event(binding: Binding, name: str, data: str) -> Message:
+        """The message of one server-sent event: its data converted into the field its name calls for, or,
+        for an event this version does not know, as JSON text; its `event`, the name made to agree with
+        its object.
 
         A server may name an event after one state and send the object in another (open-assistant-api
         sends `thread.run.completed` carrying a run that `requires_action`): the object is what the server
@@ -204,15 +205,13 @@ class Gateway:
         """
         field = binding.api.events.get(name)
         if field is None:
-            unknown = convert.to_message({"event": name, UNKNOWN_EVENT_FIELD: data}, binding.response)
-            return unknown, False
+            return convert.to_message({"event": name, UNKNOWN_EVENT_FIELD: data}, binding.response)
         try:
             obj = json.loads(data)
             agreed = _agreeing(binding.api, name, obj)
-            message = convert.to_message({"event": agreed, binding.api.events[agreed]: obj}, binding.response)
+            return convert.to_message({"event": agreed, binding.api.events[agreed]: obj}, binding.response)
         except ValueError as exc:  # ConversionError is one, and so is a JSONDecodeError
             raise UpstreamProtocolError(f"upstream event {name} does not match the API: {exc}") from exc
-        return message, agreed != name
 
     async def _watch(
         self, rpc: str, binding: Binding, request: Message, options: CallOptions
@@ -324,8 +323,8 @@ def _agreeing(api: Api, name: str, obj: Any) -> str:
     if state not in STATUSES[api.version] or not isinstance(obj, dict):
         return name
     status = obj.get("status")
-    if not isinstance(status, str) or status == state:
-        return name
+    if status == state or status not in STATUSES[api.version]:
+        return name  # agreeing, or a status this version does not know (it converts to UNSPECIFIED)
     if family != RUN_EVENTS:
         obj["status"] = state
         return name

@@ -31,6 +31,26 @@ async def serve_gateway(
 ) -> AsyncIterator[runs_service_pb2_grpc.RunsServiceStub]:
     """Serve the gateway on 127.0.0.1:<free port> and yield a stub on a real channel to it; `settings_fields`
     are further `Settings` fields (max_retries=0, ...)."""
+    async with serve_channel(
+        transport=transport,
+        base_url=base_url,
+        api_key=api_key,
+        upstream_timeout=upstream_timeout,
+        **settings_fields,
+    ) as channel:
+        yield runs_service_pb2_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
+
+
+@asynccontextmanager
+async def serve_channel(
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    base_url: str = "http://upstream.test/v1",
+    api_key: str | None = API_KEY,
+    upstream_timeout: float = 30.0,
+    **settings_fields: Any,
+) -> AsyncIterator[grpc.aio.Channel]:
+    """As `serve_gateway`, yielding the channel itself (for raw calls)."""
     settings = Settings(
         listen="127.0.0.1:0", base_url=base_url, api_key=api_key, timeout=upstream_timeout, **settings_fields
     )
@@ -40,7 +60,7 @@ async def serve_gateway(
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield runs_service_pb2_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
+            yield channel
     finally:
         await server.stop(0)
         await built.gateway.upstream.aclose()

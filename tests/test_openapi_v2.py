@@ -272,7 +272,8 @@ MESSAGE_CREATION_DELTA: JSON = {
 FULL = {
     "run": ("thread.run.requires_action", FULL_RUN),
     "run-string-forms": (
-        "thread.run.incomplete", {**FULL_RUN, "tool_choice": "required", "response_format": "auto"},
+        "thread.run.incomplete",
+        {**FULL_RUN, "status": "incomplete", "tool_choice": "required", "response_format": "auto"},
     ),
     "step": ("thread.run.step.failed", FULL_STEP),
     "message": ("thread.message.incomplete", FULL_MESSAGE),

@@ -14,8 +14,9 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from conftest import API_KEY, FakeUpstream, serve_gateway
+from conftest import API_KEY, FakeUpstream, serve_channel, serve_gateway
 from factories import rest_error, rest_page, rest_run
+from google.protobuf import struct_pb2
 from grpc_status import rpc_status
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
@@ -511,3 +512,64 @@ async def test_free_form_json_nested_too_deep_is_invalid_argument(depth: int, re
     assert error.value.code() == Code.INVALID_ARGUMENT
     assert error.value.details() == "tools[0].function.parameters_json: nests deeper than 32 levels"
     assert upstream.requests == []
+
+
+def deep_struct_request(depth: int) -> bytes:
+    """A CreateRunRequest whose tool's `parameters` Struct nests `depth` deep, encoded by hand: protobuf
+    itself refuses to build one that deep (as the gateway's decoder refuses to read it)."""
+    nested: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        nested = {"a": nested}
+    parameters = struct_pb2.Struct()
+    parameters.update(nested)
+
+    def field(message: Any, name: str, payload: bytes) -> bytes:
+        number = message.DESCRIPTOR.fields_by_name[name].number
+        return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+    function = field(res.FunctionDefinition, "parameters", parameters.SerializeToString())
+    tool = res.Tool(type=res.TOOL_TYPE_FUNCTION).SerializeToString() + field(res.Tool, "function", function)
+    request = pb.CreateRunRequest(thread_id="t", assistant_id="a").SerializeToString()
+    return request + field(pb.CreateRunRequest, "tools", tool)
+
+
+def _varint(value: int) -> bytes:
+    out = b""
+    while value > 0x7F:
+        out += bytes([value & 0x7F | 0x80])
+        value >>= 7
+    return out + bytes([value])
+
+
+@pytest.mark.parametrize(
+    ("method", "data"),
+    [
+        pytest.param("GetRun", b"\xff\xff\xff", id="malformed"),
+        pytest.param("GetRun", b"\x0a\x02\xc3\x28", id="thread_id-not-utf8"),
+        pytest.param("CreateRun", deep_struct_request(50), id="struct-50-deep"),
+        pytest.param("ListRuns", b"\x0a\x05thr", id="truncated-stream-request"),
+    ],
+)
+async def test_an_undecodable_request_is_invalid_argument_logged_once_and_counted(
+    method: str, data: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream = FakeUpstream(lambda request: ok(rest_run()))
+    caplog.set_level("INFO")
+    path = f"/runs_gateway.assistants.v1.RunsService/{method}"
+    async with serve_channel(transport=upstream.transport) as channel:
+        send = channel.unary_stream if method == "ListRuns" else channel.unary_unary
+        call = send(path, request_serializer=None, response_deserializer=None)(data)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            if method == "ListRuns":
+                [message async for message in call]
+            else:
+                await call
+    assert error.value.code() == Code.INVALID_ARGUMENT
+    details = error.value.details() or ""
+    assert details.startswith("request: is not a valid runs_gateway.assistants.v1.")
+    assert "DecodeError" not in details
+    assert "class" not in details
+    assert upstream.requests == []
+    [line] = [r for r in caplog.records if r.name == "gateway.access"]
+    assert line.fields["code"] == "INVALID_ARGUMENT"  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if r.levelname == "ERROR" or r.exc_info]
