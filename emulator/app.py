@@ -27,7 +27,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -137,7 +137,10 @@ def api(operation: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
         emulator: Emulator = request.app.state.emulator
         if emulator.latency > 0:
             await asyncio.sleep(emulator.latency)
-        request.state.entry = await _entry(request, emulator.dialect)
+        try:
+            request.state.entry = await _entry(request, emulator.dialect)
+        except ClientDisconnect:  # the client left while its request was delayed: nobody to answer
+            return Response(status_code=499)
         request.state.operation = operation
         emulator.log.append(request.state.entry)
         headers = {"x-request-id": new_id("req_")}  # as OpenAI does, on every answer

@@ -37,7 +37,7 @@ class ErrorBody:
     violations: tuple[tuple[str, str], ...] = ()
 
 
-def read_error(body: bytes) -> ErrorBody:
+def read_error(body: bytes | bytearray) -> ErrorBody:
     """The error an answer's body describes."""
     try:
         payload = json.loads(body)

@@ -58,6 +58,10 @@ class Settings:
     upstream_headers_file: str | None = None
     upstream_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Static headers sent with every upstream request (secrets: from the environment or a file only)."""
+    max_concurrent_rpcs: int = 4096
+    max_client_connections: int = 1024
+    idle_timeout: float = 300.0
+    max_upstream_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not self.listen and not self.uds:
@@ -73,6 +77,10 @@ class Settings:
             ("max_retries", 0 <= self.max_retries <= 10, "0-10"),
             ("max_message_bytes", self.max_message_bytes >= 64 * 1024, "at least 65536"),
             ("watch_interval", 0.01 <= self.watch_interval <= 3600, "0.01-3600"),
+            ("max_concurrent_rpcs", self.max_concurrent_rpcs >= 1, ">= 1"),
+            ("max_client_connections", self.max_client_connections >= 1, ">= 1"),
+            ("idle_timeout", self.idle_timeout >= 1, ">= 1"),
+            ("max_upstream_bytes", self.max_upstream_bytes >= 1024 * 1024, "at least 1048576"),
             ("log_level", self.log_level in LOG_LEVELS, f"one of {', '.join(LOG_LEVELS)}"),
         ):
             if not ok:
@@ -330,6 +338,31 @@ FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "RUNS_GATEWAY_METRICS_LISTEN",
         str,
         "HOST:PORT to serve Prometheus metrics on over HTTP at /metrics (default: off)",
+    ),
+    (
+        "max_concurrent_rpcs",
+        "RUNS_GATEWAY_MAX_CONCURRENT_RPCS",
+        int,
+        "RPCs served at once (watches and streams included); beyond it RESOURCE_EXHAUSTED with RetryInfo "
+        "(default 4096)",
+    ),
+    (
+        "max_client_connections",
+        "RUNS_GATEWAY_MAX_CLIENT_CONNECTIONS",
+        int,
+        "client connections held at once; more are closed as they come (default 1024)",
+    ),
+    (
+        "idle_timeout",
+        "RUNS_GATEWAY_IDLE_TIMEOUT",
+        float,
+        "seconds a client connection may stay open with no RPC before the gateway closes it (default 300)",
+    ),
+    (
+        "max_upstream_bytes",
+        "RUNS_GATEWAY_MAX_UPSTREAM_BYTES",
+        int,
+        "bytes all upstream answers being read may hold together, decompressed (default 268435456)",
     ),
     (
         "dialect",

@@ -278,6 +278,33 @@ class ResponseTooLarge(GatewayError):
     reason = "RESPONSE_TOO_LARGE"
 
 
+class BodiesOverBudget(GatewayError):
+    """The upstream's answers in flight together hold as much memory as the gateway allows them: this one
+    is refused rather than let the gateway run out (RetryInfo: try again shortly)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "UPSTREAM_BODIES_OVER_BUDGET"
+    retry_after = 1.0
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the upstream's answers in flight hold the {limit} bytes the gateway allows them; try again "
+            "shortly"
+        )
+
+
+class Overloaded(GatewayError):
+    """More RPCs are in flight than the gateway takes (`--max-concurrent-rpcs`): refused at once, to be
+    retried (RetryInfo), rather than queued without bound."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "GATEWAY_OVERLOADED"
+    retry_after = 1.0
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the gateway is serving its limit of {limit} RPCs at once; try again shortly")
+
+
 class ShuttingDown(GatewayError):
     """The gateway is stopping: a watch ends at once rather than when the grace period runs out."""
 
@@ -349,6 +376,8 @@ def rich_status(exc: Exception, request_id: str | None = None) -> grpc.Status:
     if isinstance(exc, UpstreamError):
         details += _upstream_details(exc)
         request_id = exc.request_id or request_id
+    elif isinstance(exc, BodiesOverBudget | Overloaded):
+        details.append(error_details_pb2.RetryInfo(retry_delay=_duration(exc.retry_after)))
     if request_id:
         details.append(error_details_pb2.RequestInfo(request_id=request_id))
     status = status_pb2.Status(code=code.value[0], message=message, details=[_pack(d) for d in details])
@@ -373,9 +402,7 @@ def _upstream_details(exc: UpstreamError) -> list[Message]:
     elif exc.param and exc.code is grpc.StatusCode.INVALID_ARGUMENT:
         details.append(_bad_request(exc.param, exc.message))
     if exc.retry_after is not None and exc.retry_after >= 0:
-        delay = duration_pb2.Duration()
-        delay.FromNanoseconds(int(exc.retry_after * 1e9))
-        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(error_details_pb2.RetryInfo(retry_delay=_duration(exc.retry_after)))
     resource = exc.resource if exc.code is grpc.StatusCode.NOT_FOUND else None
     if resource is not None:
         kind, name = resource
@@ -383,6 +410,12 @@ def _upstream_details(exc: UpstreamError) -> list[Message]:
             error_details_pb2.ResourceInfo(resource_type=kind, resource_name=name, description=exc.message)
         )
     return details
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(int(seconds * 1e9))
+    return delay
 
 
 def _bad_request(field: str, description: str) -> error_details_pb2.BadRequest:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from gateway import logs, tracing
 from gateway.upstream import Exchange, current_exchange
 
 access_log = logging.getLogger("gateway.access")
@@ -68,6 +68,7 @@ class Metrics:
             upstream,
             registry=self.registry,
         )
+        logs.observe(self.registry)  # runs_gateway_log_records_dropped_total
 
     def observe_watches(self, watches: Any) -> None:
         """Report the watches of a `watch.Watches`: watchers connected, runs polled, polls made."""
@@ -79,6 +80,34 @@ class Metrics:
             "runs_gateway_watch_polls_total", "Polls made for watchers, since start.", registry=self.registry
         )
         polls.set_function(lambda: watches.polls)
+
+    def observe_admission(self, admission: Any) -> None:
+        """Report a `servicer.Admission`: RPCs in flight, and those refused over the limit."""
+        in_flight = Gauge(
+            "runs_gateway_rpcs_in_flight", "RunsService RPCs in flight.", registry=self.registry
+        )
+        in_flight.set_function(lambda: admission.in_flight)
+        refused = Gauge(
+            "runs_gateway_rpcs_refused_total",
+            "RPCs refused with RESOURCE_EXHAUSTED over --max-concurrent-rpcs, since start.",
+            registry=self.registry,
+        )
+        refused.set_function(lambda: admission.refused)
+
+    def observe_budget(self, budget: Any) -> None:
+        """Report a `decoding.Budget`: bytes the upstream's answers hold, answers refused over it."""
+        held = Gauge(
+            "runs_gateway_upstream_bytes_held",
+            "Bytes upstream answers being read hold.",
+            registry=self.registry,
+        )
+        held.set_function(lambda: budget.held)
+        refused = Gauge(
+            "runs_gateway_upstream_bodies_refused_total",
+            "Upstream answers refused over --max-upstream-bytes, since start.",
+            registry=self.registry,
+        )
+        refused.set_function(lambda: budget.refused)
 
     def observe_upstream(self, method: str, route: str, status: str, seconds: float) -> None:
         """Count one REST call; `route` is the path template, never a concrete path (cardinality)."""
@@ -187,54 +216,38 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
         token = current_exchange.set(exchange)
         started = time.perf_counter()
         code = grpc.StatusCode.OK
-        try:
-            yield
-            code = context.code() or grpc.StatusCode.OK
-        except (asyncio.CancelledError, GeneratorExit):
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except BaseException:
-            code = context.code() or grpc.StatusCode.UNKNOWN
-            raise
-        finally:
-            with suppress(ValueError):
-                # A stream grpc.aio drops unfinished is closed by asyncio's async-generator finalizer, in a
-                # context other than the one that set the token; that context ends with the RPC anyway.
-                current_exchange.reset(token)
-            seconds = time.perf_counter() - started
-            children.handled(code).inc()
-            children.handling.observe(seconds)
-            if sent is not None:
-                children.sent.inc(sent[0])
-            access_log.info(
-                "rpc",
-                extra={
-                    "fields": {
-                        "method": children.method,
-                        "code": code.name,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "upstream_status": exchange.status,
-                        "upstream_request_id": exchange.request_id,
-                        "upstream_attempts": exchange.attempts,
-                        **({} if sent is None else {"messages": sent[0]}),
-                    }
-                },
-            )
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and the record's `fields`."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **getattr(record, "fields", {}),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-    converter = time.gmtime  # type: ignore[assignment]
+        with tracing.server_span(children.method, context) as span:
+            try:
+                yield
+                code = context.code() or grpc.StatusCode.OK
+            except (asyncio.CancelledError, GeneratorExit):
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except BaseException:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            finally:
+                span.status(code)
+                with suppress(ValueError):
+                    # A stream grpc.aio drops unfinished is closed by asyncio's async-generator finalizer, in
+                    # a context other than the one that set the token; that context ends with the RPC anyway.
+                    current_exchange.reset(token)
+                seconds = time.perf_counter() - started
+                children.handled(code).inc()
+                children.handling.observe(seconds)
+                if sent is not None:
+                    children.sent.inc(sent[0])
+                access_log.info(
+                    "rpc",
+                    extra={
+                        "fields": {
+                            "method": children.method,
+                            "code": code.name,
+                            "duration_ms": round(seconds * 1000, 3),
+                            "upstream_status": exchange.status,
+                            "upstream_request_id": exchange.request_id,
+                            "upstream_attempts": exchange.attempts,
+                            **({} if sent is None else {"messages": sent[0]}),
+                        }
+                    },
+                )

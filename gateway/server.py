@@ -23,14 +23,16 @@ import httpx
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateway import logs, tracing
 from gateway.auth import Auth, EntraTokens, NoAuth, StaticKey, TokenCredential, default_azure_credential
 from gateway.config import Settings
 from gateway.core import Gateway
+from gateway.decoding import Budget
 from gateway.dialects import ENTRA
-from gateway.observe import JsonFormatter, Metrics, Observer
+from gateway.observe import Metrics, Observer
 from gateway.retry import RetryPolicy
 from gateway.routes import APIS
-from gateway.servicer import RunsServicer
+from gateway.servicer import Admission, RunsServicer
 from gateway.upstream import Upstream
 
 T = TypeVar("T")
@@ -58,6 +60,7 @@ class Built:
     gateway: Gateway
     health: Any  # AsyncHealthServicer
     metrics: Metrics
+    admission: Admission
 
 
 def build_server(
@@ -72,6 +75,8 @@ def build_server(
     DefaultAzureCredential)."""
     metrics = Metrics()
     dialect = settings.upstream_dialect
+    budget = Budget(settings.max_upstream_bytes)
+    metrics.observe_budget(budget)
     upstream = Upstream(
         settings.base_url,
         auth=build_auth(settings, credential),
@@ -80,6 +85,7 @@ def build_server(
         timeout=settings.timeout,
         max_connections=settings.max_connections,
         retry_policy=RetryPolicy(max_retries=settings.max_retries),
+        budget=budget,
         transport=transport,
         observe=metrics.observe_upstream,
     )
@@ -90,18 +96,44 @@ def build_server(
         versions=dialect.versions,
     )
     metrics.observe_watches(gateway.watches)
-    limits = [
-        ("grpc.max_send_message_length", settings.max_message_bytes),
-        ("grpc.max_receive_message_length", settings.max_message_bytes),
-    ]
-    server = grpc.aio.server(interceptors=[Observer(metrics)], options=limits)
+    admission = Admission(settings.max_concurrent_rpcs)
+    metrics.observe_admission(admission)
+    server = grpc.aio.server(interceptors=[Observer(metrics)], options=server_options(settings))
     for api in APIS:
-        RunsServicer(gateway, api).add_to_server(server)
+        RunsServicer(gateway, api, admission).add_to_server(server)
     health_servicer = AsyncHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
-    return Built(server, gateway, health_servicer, metrics)
+    return Built(server, gateway, health_servicer, metrics, admission)
+
+
+HANDSHAKE_SECONDS = 10
+"""How long a new connection may take to speak HTTP/2 (and TLS) before it is closed."""
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """gRPC core's limits, set so that what the gateway can take is the gateway's own to say.
+
+    gRPC core cancels calls beyond a backlog it keeps for the application (1,000 by default, more at
+    random up to 3,000): a burst of 2,000 GetRuns saw about a tenth CANCELLED, unlogged, which tells a
+    client that it cancelled. The backlog is set far past `--max-concurrent-rpcs`, so that every call
+    reaches the gateway, which serves it or refuses it with RESOURCE_EXHAUSTED and RetryInfo, logged and
+    counted. Connections are bounded in number, in the time to their handshake and in idle time; keepalive
+    pings more often than every 5 minutes without calls are refused as gRPC core refuses them (GOAWAY)."""
+    backlog = 4 * settings.max_concurrent_rpcs
+    return [
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.server.max_pending_requests", backlog),
+        ("grpc.server.max_pending_requests_hard_limit", backlog),
+        ("grpc.max_allowed_incoming_connections", settings.max_client_connections),
+        ("grpc.server_handshake_timeout_ms", HANDSHAKE_SECONDS * 1000),
+        ("grpc.max_connection_idle_ms", int(settings.idle_timeout * 1000)),
+        ("grpc.keepalive_permit_without_calls", 0),
+        ("grpc.http2.min_ping_interval_without_data_ms", 300_000),
+        ("grpc.http2.max_ping_strikes", 2),
+    ]
 
 
 def add_listeners(server: grpc.aio.Server, settings: Settings) -> int | None:
@@ -157,22 +189,19 @@ async def serve(
         await stop.wait()
     finally:
         log.info("stopping", extra={"fields": {"grace_seconds": settings.grace}})
+        # First refuse new RPCs (UNAVAILABLE), so that nothing arrives once health says NOT_SERVING; those in
+        # flight get the grace period, then the gateway ends them itself with UNAVAILABLE (logged), a second
+        # before gRPC would cancel them (unlogged).
+        stopping = asyncio.ensure_future(built.server.stop(settings.grace + 1))
+        await asyncio.sleep(0)  # the stop begins
         await built.health.enter_graceful_shutdown()
         built.gateway.watches.close()  # a watch may never end by itself: end it now, not when grace runs out
-        await built.server.stop(settings.grace)
+        await built.admission.drain(settings.grace)
+        await stopping
         await built.gateway.upstream.aclose()
         if stop_metrics is not None:
             stop_metrics()
         log.info("stopped")
-
-
-def configure_logging(level: str) -> None:
-    """JSON lines on stderr at `level`; httpx's own request lines only when debugging."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    if level != "DEBUG":
-        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -196,12 +225,16 @@ def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
 def main(argv: Sequence[str] | None = None) -> None:
     """The `runs-gateway` command."""
     settings = Settings.load(argv)
-    configure_logging(settings.log_level)
+    logs.configure(settings.log_level)  # JSON lines on stderr, off the event loop (gateway/logs.py)
 
     def announce(port: int | None) -> None:
         where = [f"{settings.listen.rpartition(':')[0]}:{port}"] if port is not None else []
         where += [f"unix:{settings.uds}"] if settings.uds else []
         print(f"runs-gateway listening on {' '.join(where)}", flush=True)
 
-    run_event_loop(serve(settings, ready=announce))
+    tracing.start()  # when the OTEL_* variables ask for traces
+    try:
+        run_event_loop(serve(settings, ready=announce))
+    finally:
+        tracing.stop()  # off the event loop: it waits for the last spans to be exported
     sys.exit(0)

@@ -11,9 +11,10 @@ the REST request in flight (or closes the upstream's event stream).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf.descriptor import MethodDescriptor
@@ -21,20 +22,73 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 
 from gateway.core import Gateway, method_path, service
-from gateway.errors import InvalidArgument, translate
+from gateway.errors import InvalidArgument, Overloaded, ShuttingDown, translate
 from gateway.routes import Api
 from gateway.upstream import CallOptions, Exchange, current_exchange
 
 Context = grpc.aio.ServicerContext[Message, Message]
 
 
+class Admission:
+    """The RPCs of RunsService in flight, against the most the gateway serves at once; beyond it a call is
+    refused at once with RESOURCE_EXHAUSTED and RetryInfo (health and reflection are never).
+
+    At shutdown, `drain` gives them the grace period, then ends those still running with UNAVAILABLE
+    (`SHUTTING_DOWN`), each logged as any RPC, rather than leave gRPC to cancel them unlogged (a client
+    would read CANCELLED, as if it had cancelled)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.refused = 0
+        self.closing = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def enter(self) -> None:
+        if len(self._tasks) >= self.limit:
+            self.refused += 1
+            raise Overloaded(self.limit)
+        self._tasks.add(cast("asyncio.Task[Any]", asyncio.current_task()))
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self._tasks.discard(cast("asyncio.Task[Any]", asyncio.current_task()))
+        if not self._tasks:
+            self._idle.set()
+
+    def shutting_down(self) -> ShuttingDown | None:
+        """The error to end an RPC with, when the cancel it received is the shutdown's."""
+        if not self.closing:
+            return None
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        return ShuttingDown("the gateway is shutting down and its grace period is over; call again")
+
+    async def drain(self, grace: float) -> None:
+        """Wait up to `grace` seconds for the RPCs in flight, then end the others."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            self.closing = True
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.wait_for(self._idle.wait(), 5)
+
+
 class RunsServicer:
     """Implements every RPC of one version's RunsService by proxying to the REST API."""
 
-    def __init__(self, gateway: Gateway, api: Api) -> None:
+    def __init__(self, gateway: Gateway, api: Api, admission: Admission | None = None) -> None:
         self._gateway = gateway
         self.api = api
         self.name = api.service
+        self._admission = admission or Admission(1 << 62)
 
     def handlers(self) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
         """RPC name → its gRPC method handler, for every method of the service."""
@@ -59,7 +113,16 @@ class RunsServicer:
             exchange = _exchange()
             async with translate(context, exchange):
                 _check_decoded(request)
-                message = await self._gateway.call(path, request, _options(context))
+                self._admission.enter()
+                try:
+                    message = await self._gateway.call(path, request, _options(context))
+                except asyncio.CancelledError:
+                    shutdown = self._admission.shutting_down()
+                    if shutdown is None:
+                        raise  # the client's (or gRPC's) own cancel goes on as it came
+                    raise shutdown from None
+                finally:
+                    self._admission.leave()
                 # Trailing, not initial: grpc.aio sends initial metadata set by hand as a write of its own
                 # (about a sixth of a GetRun's CPU); trailers go out in one batch with the response.
                 context.set_trailing_metadata(exchange.metadata)
@@ -73,9 +136,18 @@ class RunsServicer:
             exchange = _exchange()
             async with translate(context, exchange):
                 _check_decoded(request)
-                async with aclosing(self._gateway.stream(path, request, _options(context))) as messages:
-                    async for message in messages:
-                        yield message
+                self._admission.enter()
+                try:
+                    async with aclosing(self._gateway.stream(path, request, _options(context))) as messages:
+                        async for message in messages:
+                            yield message
+                except asyncio.CancelledError:
+                    shutdown = self._admission.shutting_down()
+                    if shutdown is None:
+                        raise  # the client's (or gRPC's) own cancel goes on as it came
+                    raise shutdown from None
+                finally:
+                    self._admission.leave()
                 context.set_trailing_metadata(exchange.metadata)
 
         return stream

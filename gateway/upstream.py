@@ -32,13 +32,16 @@ from typing import Any, cast
 import httpx
 import httpx_sse
 
-from gateway import metadata, retry
+from gateway import metadata, retry, tracing
 from gateway.auth import Auth, NoAuth, StaticKey
 from gateway.bodies import read_error
+from gateway.decoding import Budget, Decoder, Unreadable
 from gateway.dialects import OPENAI, Dialect
 from gateway.errors import (
     EVENT_ERROR_STATUS,
+    BodiesOverBudget,
     DeadlineExceeded,
+    ShuttingDown,
     StreamBroken,
     UpstreamError,
     UpstreamProtocolError,
@@ -130,7 +133,9 @@ class _CappedStream(httpx.AsyncByteStream):
 @dataclass(frozen=True, slots=True)
 class _Answer:
     response: httpx.Response
-    body: bytes
+    body: bytes | bytearray
+    held: int = 0
+    """Bytes of the shared body budget the body holds, given back once it has been read into JSON."""
 
 
 class Upstream:
@@ -148,6 +153,7 @@ class Upstream:
         max_connections: int = 100,
         retry_policy: RetryPolicy | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        budget: Budget | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         observe: Observe | None = None,
     ) -> None:
@@ -161,6 +167,8 @@ class Upstream:
         self._timeout = timeout
         self._retry = retry_policy or RetryPolicy()
         self._max_body = max_body_bytes
+        self._budget = budget or Budget()
+        self._closed = False
         self._observe = observe
         if transport is None:
             transport = AiohttpTransport(max_connections=max_connections)
@@ -197,7 +205,10 @@ class Upstream:
         call = _Call(method, path, params, content, sent, route or path)
         call.headers["accept"] = "application/json"  # as the SDKs send it
         answer = await self._answered(call, options, stream=False)
-        return self._json(answer)
+        try:
+            return self._json(answer)
+        finally:
+            self._budget.give(answer.held)
 
     async def events(
         self,
@@ -219,9 +230,13 @@ class Upstream:
         sent = await self._headers(options, headers, content)
         call = _Call(method, path, params, content, sent, route or path)
         call.headers["accept"] = "text/event-stream"
+        # Events are never decoded here: a stream that is compressed anyway is refused (see below).
+        call.headers["accept-encoding"] = "identity"
         answer = await self._answered(call, options, stream=True)
         response, count = answer.response, 0
         try:
+            if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+                raise UpstreamProtocolError("upstream compressed an event stream it was asked not to")
             media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
             if media_type != "text/event-stream":
                 raise UpstreamProtocolError(
@@ -254,24 +269,30 @@ class Upstream:
             await response.aclose()
 
     async def aclose(self) -> None:
-        """Close the pooled connections (and what the credential holds)."""
+        """Close the pooled connections (and what the credential holds); nothing is retried from now on."""
+        self._closed = True
         await self._client.aclose()
         await self._auth.aclose()
 
     async def _answered(self, call: _Call, options: CallOptions, *, stream: bool) -> _Answer:
         """The first answer that is no error, after the retries `retry.py` allows; raise the last error.
         With `stream`, a successful answer's body is left open, unread."""
+        if self._closed:
+            raise ShuttingDown("the gateway is shutting down: its upstream client is closed")
         safe = retry.is_safe(call.method, call.headers)
         retries = 0
         while True:
             try:
-                answer = await self._attempt(call, options, stream)
+                with tracing.client_span(self._client, call, retries) as span:
+                    answer = await self._attempt(call, options, stream)
+                    span.answered(answer.response)
             except (httpx.TransportError, TimeoutError) as exc:
                 if not await self._backoff(options, retries, retry.retryable_error(exc, safe), None, exc):
                     raise
             else:
                 if answer.response.is_success:
                     return answer
+                self._budget.give(answer.held)  # an error's body is read into the error here
                 if answer.response.is_redirect or 300 <= answer.response.status_code < 400:
                     raise _redirected(answer.response)
                 error = self._error(answer, call.headers)
@@ -299,12 +320,16 @@ class Upstream:
                     timeout=httpx.Timeout(timeout, read=None) if stream else timeout,
                 )
                 response = await self._client.send(request, stream=True)
-                body = b""
+                body, held = bytearray(), 0
                 if not stream or not response.is_success:
                     try:
-                        body = await self._read(response)
+                        body, held = await self._read(response)
                     finally:
-                        await response.aclose()
+                        try:
+                            await response.aclose()
+                        except BaseException:
+                            self._budget.give(held)
+                            raise
             outcome = str(response.status_code)
         except BaseException as exc:
             outcome = type(exc).__name__
@@ -320,19 +345,42 @@ class Upstream:
             exchange.request_id = _redact_all(response.headers.get("x-request-id"), secrets)
             exchange.metadata = tuple((name, _redact(value, secrets)) for name, value in returned)
             exchange.poll_after = _milliseconds(response.headers.get("openai-poll-after-ms"))
-        return _Answer(response, body)
+        return _Answer(response, body, held)
 
-    async def _read(self, response: httpx.Response) -> bytes:
+    async def _read(self, response: httpx.Response) -> tuple[bytearray, int]:
+        """The body, decoded, and the bytes of the shared budget it holds (give them back when done).
+
+        It is inflated a step at a time and refused as soon as it passes the per-body cap, or as soon as
+        all bodies held together would pass the budget: a hostile upstream cannot exhaust the memory."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_body:
             raise self._too_large(response)
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self._max_body:
-                raise self._too_large(response)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            decoder = Decoder(response.headers.get("content-encoding"))
+        except Unreadable as exc:
+            raise UpstreamProtocolError(str(exc)) from None
+        body = bytearray()
+        if response.is_stream_consumed:  # read already, by a test's transport: its content is decoded
+            decoder, chunks = Decoder(None), _once(response.content)
+        else:
+            chunks = response.aiter_raw()
+        try:
+            async for raw in chunks:
+                for piece in decoder.feed(raw):
+                    if len(body) + len(piece) > self._max_body:
+                        raise self._too_large(response)
+                    if not self._budget.take(len(piece)):
+                        raise BodiesOverBudget(self._budget.limit)
+                    body += piece
+        except BaseException as exc:
+            # Given back now, and freed now: the exception's traceback keeps this frame, and so the body,
+            # alive for as long as the error travels (eight refused bodies of 64 MiB were all still held).
+            self._budget.give(len(body))
+            body.clear()
+            if isinstance(exc, Unreadable):
+                raise UpstreamProtocolError(str(exc)) from None
+            raise
+        return body, len(body)
 
     def _too_large(self, response: httpx.Response) -> UpstreamProtocolError:
         return UpstreamProtocolError(
@@ -348,7 +396,7 @@ class Upstream:
         failure: Exception,
     ) -> bool:
         """Wait before the next attempt and say True, or say False when there must be none."""
-        if not retryable or retries >= self._retry.max_retries:
+        if not retryable or retries >= self._retry.max_retries or self._closed:
             return False
         wait = self._retry.delay(retries, headers)
         if options.deadline is not None and time.monotonic() + wait >= options.deadline:
@@ -360,7 +408,7 @@ class Upstream:
             },
         )
         await asyncio.sleep(wait)
-        return True
+        return not self._closed  # closed meanwhile (the gateway is stopping): the last failure stands
 
     def _time_left(self, options: CallOptions) -> float:
         if options.deadline is None:
@@ -520,6 +568,10 @@ def scaled_times(value: Any, scale: int) -> Any:
     if isinstance(value, list):
         return [scaled_times(item, scale) for item in value]
     return value
+
+
+async def _once(content: bytes) -> AsyncIterator[bytes]:
+    yield content
 
 
 def _redact_all(value: str | None, secrets: Iterable[str]) -> str | None:
