@@ -324,3 +324,51 @@ async def test_nothing_is_retried_once_the_upstream_client_is_closed() -> None:
     with pytest.raises(ShuttingDown):
         await client.request("GET", "/threads/t/runs/r", CallOptions())
     assert len(upstream.requests) == 1
+
+
+def seeded_thread(emulator: Any, count: int) -> str:
+    headers = {"Authorization": "Bearer sk-limits-0123456789", "OpenAI-Beta": "assistants=v1"}
+    thread = str(httpx.post(f"{emulator.base_url}/threads", json={}, headers=headers).json()["id"])
+    seeded = httpx.post(
+        f"{emulator.root_url}/_emulator/threads/{thread}/runs:seed", json={"count": count}, timeout=60
+    )
+    seeded.raise_for_status()
+    return thread
+
+
+def pages_fetched(emulator: Any) -> int:
+    requests = httpx.get(f"{emulator.root_url}/_emulator/requests", timeout=60).json()
+    return len([r for r in requests if r["path"].endswith("/runs") and r["method"] == "GET"])
+
+
+async def test_an_unread_stream_runs_one_page_ahead_of_what_the_clients_window_holds() -> None:
+    # The gateway fetches a page ahead of what gRPC has accepted to send; gRPC accepts what the client's
+    # HTTP/2 window takes. With a client that keeps its window at 64 KiB (no BDP growth), an unread ListRuns
+    # over 20,000 runs (12 KB a page of 100) costs the upstream a handful of pages, not the list.
+    from emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(EmulatorConfig(step_seconds=0)) as emulator:
+        thread = seeded_thread(emulator, 20_000)
+        settings = Settings(listen="127.0.0.1:0", base_url=emulator.base_url, api_key="sk-limits-0123456789")
+        built = build_server(settings)
+        port = built.server.add_insecure_port("127.0.0.1:0")
+        await built.server.start()
+        try:
+            options = [("grpc.http2.bdp_probe", 0)]
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+                stub = pb_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
+                call = stub.ListRuns(pb.ListRunsRequest(thread_id=thread), timeout=120)
+                await call.read()  # one message taken, then nothing
+                await until(lambda: pages_fetched(emulator) >= 2)
+                settled = -1
+                while settled != pages_fetched(emulator):  # until the gateway stops: the window is full
+                    settled = pages_fetched(emulator)
+                    await asyncio.sleep(1)
+                # The 64 KiB window holds about 5 pages; gRPC's own send buffer some more; then the page ahead.
+                assert settled <= 16, f"{settled} pages fetched for a client that took one message"
+                following = await call.read()
+                assert len(following.runs) == 100  # and the stream goes on when the client reads again
+                call.cancel()
+        finally:
+            await built.server.stop(0)
+            await built.gateway.upstream.aclose()
