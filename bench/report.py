@@ -637,7 +637,7 @@ def markdown(results: Results) -> str:
         f"run {_load(meta.load_average)}, after {_load(results.load_average_after)}. "
         "Median [min, max] over repetitions.",
         "",
-        "| measurement | gateway | baseline | result | target | | limits (lean server, gRPC floor) |",
+        "| measurement | gateway | baseline | result | target | | limits (each in the gateway's place) |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
