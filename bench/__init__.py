@@ -9,8 +9,10 @@ loopback, measured side by side with a direct httpx client and the openai SDKs, 
 - `readers`: the Python clients that read a whole list; `nodeclient`: the Node ones (bench/node/list.js,
   a Node project of its own, run as one worker process).
 - `unary`, `streaming`, `slow_upstream`, `memory`, `startup`, `watch`, `events` (streamed v2 runs, event by
-  event): the scenarios, each a function of its `sizes.Sizes` returning plain data; `floor`: gRPC's own
-  floor for a stream.
+  event): the scenarios, each a function of its `sizes.Sizes` returning plain data; `floor`: the limits
+  measured beside the gateway, each a bare grpc.aio server process (gRPC alone with prebuilt messages, for
+  GetRun, a list and a streamed run; a lean server doing the same REST call with aiohttp, for GetRun and a
+  streamed run).
 - `suite`: runs them all in one go (the CLI and the smoke test share it).
 - `stats`, `report`, `plot`: medians, spreads and ratios; the printed report and README table; the PNG.
 - `profiling`: where the gateway's time goes, under pyinstrument (`python -m bench.profiling`).

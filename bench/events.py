@@ -10,8 +10,14 @@ open it), `Sizes.repetitions` times:
 - `sdk`: openai-python's `client.beta.threads.runs.stream(...)` with its asyncio client (the default
   AsyncAssistantEventHandler, which also keeps the snapshots of the run, its steps and its messages),
   straight to the emulator, `OpenAI-Beta: assistants=v2` sent by the SDK itself;
+- `gateway_sync`, `sdk_sync`: the same two with synchronous clients (a grpc sync channel; openai-python's
+  OpenAI client and its AssistantEventHandler), each read on the loop's thread, which has nothing else to do;
 - `rest_sse`: where the time goes, the bare server-sent events read with httpx (lines split, each event's
-  JSON parsed, no models).
+  JSON parsed, no models);
+- the limits (`floor`), read with a grpc.aio client, their server's CPU counted as the gateway's: `lean`, a
+  bare grpc.aio server posting the run with aiohttp and converting each event as it comes (`json.loads`, the
+  gateway's conversion), nothing else; `floor`, gRPC alone, streaming the prebuilt messages of one run (in
+  the burst only: prebuilt, it has no pace to follow).
 
 What is counted, on every side: each server-sent event of a run, from `thread.run.created` to
 `thread.run.completed`, but the closing `done` (`data: [DONE]`), which ends the stream and carries nothing.
@@ -44,6 +50,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import NamedTuple
 
 import grpc
@@ -51,17 +58,23 @@ import httpx
 from runs_gateway.assistants.v2 import runs_service_pb2 as pb
 from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
 
-from bench import harness, readers
+from bench import floor, harness, readers
 from bench.harness import API_KEY, REST_HEADERS, Emulator, Server
 from bench.measure import Meter, Usage, rotation
 from bench.sizes import FULL, Sizes
 
 CLIENTS = {
     "gateway": "gateway CreateRunStream (v2), grpc.aio client",
-    "sdk": "openai-python runs.stream() helper, async client",
-    "rest_sse": "server-sent events with httpx, JSON parsed, no models",
+    "gateway_sync": "gateway CreateRunStream (v2), grpc sync client",
+    "sdk": "openai-python runs.stream(), AsyncOpenAI (async)",
+    "sdk_sync": "openai-python runs.stream(), OpenAI (sync)",
+    "rest_sse": "server-sent events, httpx async, JSON parsed, no models",
+    "lean": "lean server (grpc.aio + aiohttp SSE), grpc.aio client",
+    "floor": "gRPC floor (prebuilt events), grpc.aio client",
 }
-PAIR = ("gateway", "sdk")  # the clients the targets compare
+SDK_CLIENTS = ("sdk", "sdk_sync")
+FLOORS = ("lean", "floor")
+PAIR = ("gateway", "sdk")  # the clients the targets compare (both async)
 V2_HEADERS = {**REST_HEADERS, "OpenAI-Beta": "assistants=v2"}
 DELTA = "thread.message.delta"
 Events = Callable[[], AsyncGenerator[str, None]]  # one streamed run, started when iterated: its events' names
@@ -140,17 +153,28 @@ def run(emulator: Emulator, gateway: Server, sizes: Sizes) -> EventsResult:
     """Each client streams `sizes.event_runs` runs per repetition, the clients taking turns; then, on a
     paced emulator and a gateway of its own, the time to each client's first event."""
     thread, assistant = _thread_and_assistant(emulator)
-    result = asyncio.run(_run(emulator, gateway, sizes, thread, assistant))
-    with harness.emulator(step_seconds=PACE) as paced, harness.gateway(paced.base_url) as paced_gateway:
+    upstream = emulator.base_url
+    with (
+        floor.server("lean-events", upstream=upstream) as lean,
+        floor.server("events", upstream=upstream, thread=thread, assistant=assistant) as bare,
+    ):
+        servers = {"gateway": gateway, "lean": lean, "floor": bare}
+        result = asyncio.run(_run(emulator, servers, sizes, thread, assistant))
+    with (
+        harness.emulator(step_seconds=PACE) as paced,
+        harness.gateway(paced.base_url) as paced_gateway,
+        floor.server("lean-events", upstream=paced.base_url) as paced_lean,
+    ):
         thread, assistant = _thread_and_assistant(paced)
-        first = asyncio.run(_first_events(paced, paced_gateway, sizes, thread, assistant))
+        servers = {"gateway": paced_gateway, "lean": paced_lean}
+        first = asyncio.run(_first_events(paced, servers, sizes, thread, assistant))
     return dataclasses.replace(result, first_event=first)
 
 
 async def _first_events(
-    emulator: Emulator, gateway: Server, sizes: Sizes, thread: str, assistant: str
+    emulator: Emulator, servers: dict[str, Server], sizes: Sizes, thread: str, assistant: str
 ) -> dict[str, list[FirstEventSample]]:
-    clients = _clients(emulator, gateway, thread, assistant)
+    clients = _clients(emulator, servers, thread, assistant)
     samples: dict[str, list[FirstEventSample]] = {name: [] for name in clients}
     for repetition in range(sizes.repetitions):
         for name in rotation(list(clients), repetition):
@@ -173,17 +197,21 @@ async def _first(events: Events) -> float:
 
 
 async def _run(
-    emulator: Emulator, gateway: Server, sizes: Sizes, thread: str, assistant: str
+    emulator: Emulator, servers: dict[str, Server], sizes: Sizes, thread: str, assistant: str
 ) -> EventsResult:
     reference = await _reference(emulator, thread, assistant)
     deltas = reference.names.count(DELTA)
     if deltas != sizes.reply_deltas:
         raise RuntimeError(f"a run has {deltas} {DELTA} events, not {sizes.reply_deltas}: --reply-deltas?")
-    meter = Meter({"gateway": gateway.process.pid, "emulator": emulator.process.pid})
-    clients = _clients(emulator, gateway, thread, assistant)
+    # A floor's server stands in the gateway's role: its CPU is counted as the gateway's.
+    meters = {
+        n: Meter({"gateway": s.process.pid, "emulator": emulator.process.pid}) for n, s in servers.items()
+    }
+    clients = _clients(emulator, servers, thread, assistant)
     samples: dict[str, list[EventsSample]] = {name: [] for name in clients}
     for repetition in range(sizes.repetitions):
         for name in rotation(list(clients), repetition):
+            meter = meters.get(name, meters["gateway"])
             async with clients[name]() as events:
                 samples[name].append(await _repetition(name, events, reference, sizes.event_runs, meter))
     emulator.forget_requests()
@@ -232,15 +260,23 @@ async def _timed(events: AsyncIterator[str]) -> Timed:
 Client = Callable[[], AbstractAsyncContextManager[Events]]  # its connection held for a repetition
 
 
-def _clients(emulator: Emulator, gateway: Server, thread: str, assistant: str) -> dict[str, Client]:
-    """Each client of CLIENTS that can run here (the SDK's needs the `bench` extra)."""
+def _clients(
+    emulator: Emulator, servers: dict[str, Server], thread: str, assistant: str
+) -> dict[str, Client]:
+    """Each client of CLIENTS that can run here (the SDK's need the `bench` extra; a floor, its server)."""
+    target, base_url = servers["gateway"].target, emulator.base_url
     clients: dict[str, Client] = {
-        "gateway": lambda: _gateway(gateway.target, thread, assistant),
-        "sdk": lambda: _sdk(emulator.base_url, thread, assistant),
-        "rest_sse": lambda: _rest_sse(emulator.base_url, thread, assistant),
+        "gateway": lambda: _gateway(target, thread, assistant),
+        "gateway_sync": lambda: _gateway_sync(target, thread, assistant),
+        "sdk": lambda: _sdk(base_url, thread, assistant),
+        "sdk_sync": lambda: _sdk_sync(base_url, thread, assistant),
+        "rest_sse": lambda: _rest_sse(base_url, thread, assistant),
     }
+    for name in FLOORS:
+        if name in servers:
+            clients[name] = partial(_gateway, servers[name].target, thread, assistant)
     if readers.sdk_version() is None:
-        del clients["sdk"]
+        return {name: client for name, client in clients.items() if name not in SDK_CLIENTS}
     return clients
 
 
@@ -258,6 +294,41 @@ async def _gateway(target: str, thread: str, assistant: str) -> AsyncIterator[Ev
                     yield message.event
             finally:
                 call.cancel()  # a no-op once the stream ended; else it closes the stream left early
+
+        yield events
+
+
+@asynccontextmanager
+async def _gateway_sync(target: str, thread: str, assistant: str) -> AsyncIterator[Events]:
+    with grpc.insecure_channel(target) as channel:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        stub = pb_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
+        request = pb.CreateRunStreamRequest(thread_id=thread, assistant_id=assistant)
+
+        async def events() -> AsyncGenerator[str, None]:
+            call = stub.CreateRunStream(request)
+            try:
+                for message in call:  # blocks the loop, which has nothing else to do
+                    yield message.event
+            finally:
+                call.cancel()
+
+        yield events
+
+
+@asynccontextmanager
+async def _sdk_sync(base_url: str, thread: str, assistant: str) -> AsyncIterator[Events]:
+    import openai
+
+    with openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0) as client:
+
+        async def events() -> AsyncGenerator[str, None]:
+            with warnings.catch_warnings():  # the SDK marks the Assistants API deprecated on every call
+                warnings.simplefilter("ignore", DeprecationWarning)
+                stream = client.beta.threads.runs.stream(thread_id=thread, assistant_id=assistant)
+            with stream as handler:
+                for event in handler:  # blocks the loop, which has nothing else to do
+                    yield event.event
 
         yield events
 

@@ -4,13 +4,19 @@ table.
 Every figure is a median over repetitions with its [min, max]; a ratio is the ratio of two medians, with
 the range of the ratios of repetitions measured one right after the other (see `stats.ratio`); a difference
 likewise (`stats.difference`). A speed-up is the other client's time over the gateway client's.
+
+Beside a figure, its limits where they were measured (`Figure.floor`): the same figure computed with a lean
+server (a bare grpc.aio server doing the same REST call with aiohttp, nothing else) or gRPC's floor (a bare
+grpc.aio server answering prebuilt messages) in the gateway's place (`bench.floor`); for a slow upstream,
+the round trips alone. So a reader sees how far the gateway is from what is possible, not only from the SDKs.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from bench import events, slow_upstream, streaming, unary
 from bench.events import EventsSample, FirstEventSample
@@ -32,12 +38,12 @@ GETRUN_CPU_BEFORE_MS = 1.41
 SHORT = {
     "gateway": "gateway (grpc.aio)",
     "gateway_sync": "gateway (grpc sync)",
-    "sdk": "openai-python (sync)",
-    "sdk_async": "openai-python (async)",
+    "sdk": "openai-python OpenAI (sync)",
+    "sdk_async": "openai-python AsyncOpenAI (async)",
     "node_gateway": "gateway (Node grpc-js)",
     "node_sdk": "openai-node",
-    "sdk_default": "openai-python, default page (20)",
-    "sdk_100": "openai-python, limit 100",
+    "sdk_default": "openai-python OpenAI (sync), default page (20)",
+    "sdk_100": "openai-python OpenAI (sync), limit 100",
     "node_sdk_default": "openai-node, default page (20)",
     "node_sdk_100": "openai-node, limit 100",
 }
@@ -45,14 +51,16 @@ SHORT = {
 
 @dataclass(frozen=True)
 class Figure:
-    """A headline figure, what it is measured from (`ours`, `theirs`: formatted), and its target (`<= 1.5`,
-    `>= 3`; empty: no target)."""
+    """A headline figure, what it is measured from (`ours`, `theirs`: formatted), its target (`<= 1.5`,
+    `>= 3`; empty: no target), and the same figure with the gateway's limits in its place (`floor`,
+    formatted; empty: none measured)."""
 
     name: str
     value: Spread
     target: str = ""
     ours: str = ""
     theirs: str = ""
+    floor: str = ""
 
     @property
     def met(self) -> bool | None:
@@ -119,25 +127,55 @@ def _events_figures(results: Results) -> list[Figure]:
         first, rate = [_first_ms(paced[0]), _first_ms(paced[1])], [_rates(ours), _rates(theirs)]
         rows += [
             Figure(
-                f"streamed run, steps {events.PACE * 1000:.0f} ms apart: time to first event, gateway - "
-                "openai-python stream helper, ms",
+                f"streamed run, steps {events.PACE * 1000:.0f} ms apart: time to first event, gateway "
+                "(grpc.aio) - openai-python stream helper (AsyncOpenAI), ms",
                 difference(*first),
                 "<= 1",
                 f"{Spread.of(first[0]).format()} ms",
                 f"{Spread.of(first[1]).format()} ms",
+                _events_floor(result.first_event, first[1], _first_ms, difference, " ms"),
             ),
             Figure(
-                f"{what}: events/s, gateway / openai-python stream helper",
+                f"{what}: events/s, gateway (grpc.aio) / openai-python stream helper (AsyncOpenAI)",
                 ratio(*rate),
                 ">= 1.0",
                 f"{Spread.of(rate[0]).format(0)} events/s",
                 f"{Spread.of(rate[1]).format(0)} events/s",
+                _events_floor(result.samples, rate[1], _rates, ratio, " events/s", 0),
             ),
         ]
     if ours:
-        cpu = Spread.of([sample.cpu_us_per_event("gateway") for sample in ours])
-        rows.append(Figure(f"{what}: gateway CPU per event, us", cpu, ours=f"{cpu.format(1)} us"))
+        cpu = Spread.of(_cpu_per_event(ours))
+        floors = "; ".join(
+            f"{FLOOR_NAMES[name]} {Spread.of(_cpu_per_event(result.samples[name])).format(1)} us"
+            for name in events.FLOORS
+            if name in result.samples
+        )
+        rows.append(
+            Figure(f"{what}: gateway CPU per event, us", cpu, ours=f"{cpu.format(1)} us", floor=floors)
+        )
     return rows
+
+
+def _cpu_per_event(samples: Sequence[EventsSample]) -> list[float]:
+    return [sample.cpu_us_per_event("gateway") for sample in samples]
+
+
+def _events_floor(
+    samples: Mapping[str, Sequence[Any]],
+    theirs: list[float],
+    values: Callable[[Any], list[float]],
+    compare: Callable[[Sequence[float], Sequence[float]], Spread],
+    unit: str,
+    digits: int = 2,
+) -> str:
+    """The figure with each limit measured in the gateway's place: its own value, then the comparison."""
+    return "; ".join(
+        f"{FLOOR_NAMES[name]} {Spread.of(values(samples[name])).format(digits)}{unit}: "
+        f"{compare(values(samples[name]), theirs).format()}"
+        for name in events.FLOORS
+        if name in samples
+    )
 
 
 def _first_ms(samples: Sequence[EventsSample | FirstEventSample]) -> list[float]:
@@ -154,18 +192,33 @@ def _streaming_figures(results: Results) -> list[Figure]:
     for ours, theirs, target in ((*python, ">= 3"), ("node_gateway", "node_sdk", ">= 1.0")):
         if ours in result.samples and theirs in result.samples and ours and theirs:
             name = f"{result.runs:,} runs, loopback: {SHORT[ours]} vs {SHORT[theirs]}, speed-up"
-            rows.append(_speedup(name, result.samples, ours, theirs, target))
+            figure = _speedup(name, result.samples, ours, theirs, target)
+            if "floor" in result.samples:
+                floor = ratio(_walls(result.samples[theirs]), _walls(result.samples["floor"]))
+                where = _seconds_and_rate(result.samples["floor"])
+                figure = replace(
+                    figure, floor=f"gRPC floor (prebuilt pages, grpc.aio) {where}: {floor.format()}"
+                )
+            rows.append(figure)
     return rows
 
 
 def _slow_figures(results: Results) -> list[Figure]:
     result, rows = results.slow_upstream, []
+    # The limit: the gateway's requests (pages of 100) one after the other, nothing but their latency.
+    requests = max(1, -(-result.runs // slow_upstream.LARGEST))
+    alone = requests * result.latency_ms / 1000
     for ours, theirs in slow_upstream.PAIRS:
         if ours in result.samples and theirs in result.samples:
             target = ">= 4" if theirs.endswith("default") else ">= 1.0"
             upstream = f"{result.runs:,} runs, {result.latency_ms:g} ms upstream"
             name = f"{upstream}: {SHORT[ours]}, pages of 100, vs {SHORT[theirs]}, speed-up"
-            rows.append(_speedup(name, result.samples, ours, theirs, target))
+            figure = _speedup(name, result.samples, ours, theirs, target)
+            limit = Spread.of([wall / alone for wall in _walls(result.samples[theirs])])
+            floor = (
+                f"round trips alone ({requests} x {result.latency_ms:g} ms = {alone:.3f} s): {limit.format()}"
+            )
+            rows.append(replace(figure, floor=floor))
     return rows
 
 
@@ -188,11 +241,12 @@ def _unary_figures(results: Results) -> list[Figure]:
     before = GETRUN_CPU_BEFORE_MS
     return [
         Figure(
-            f"GetRun, {low.concurrency} caller: p50 latency, gateway / direct httpx",
+            f"GetRun, {low.concurrency} caller: p50 latency, gateway (grpc.aio) / direct httpx (async)",
             _ratio(low, "p50_ms"),
             "<= 1.5",
             f"{_spread(low.samples['gateway'], 'p50_ms')} ms",
             f"{_spread(low.samples['direct'], 'p50_ms')} ms",
+            _unary_floor(low, "p50_ms", "direct", " ms"),
         ),
         Figure(
             f"GetRun, {low.concurrency} caller: gateway CPU per call / before page streams (4746925)",
@@ -200,31 +254,60 @@ def _unary_figures(results: Results) -> list[Figure]:
             "<= 0.5",
             f"{cpu.format()} ms",
             f"{before:.2f} ms",
+            _cpu_floor(low, before),
         ),
         Figure(
-            f"GetRun, {high.concurrency} callers: requests/s, gateway / one httpx client per caller",
+            f"GetRun, {high.concurrency} callers: requests/s, gateway (grpc.aio) / one httpx (async) "
+            "client per caller",
             _ratio(high, "rps", "direct_per_caller"),
             ">= 1.0",
             _spread(high.samples["gateway"], "rps", 0),
             _spread(high.samples["direct_per_caller"], "rps", 0),
+            _unary_floor(high, "rps", "direct_per_caller", " req/s", 0),
         ),
         Figure(
-            f"GetRun, {low.concurrency} caller: p99 latency, gateway / direct httpx",
+            f"GetRun, {low.concurrency} caller: p99 latency, gateway (grpc.aio) / direct httpx (async)",
             _ratio(low, "p99_ms"),
             ours=f"{_spread(low.samples['gateway'], 'p99_ms')} ms",
             theirs=f"{_spread(low.samples['direct'], 'p99_ms')} ms",
+            floor=_unary_floor(low, "p99_ms", "direct", " ms"),
         ),
         Figure(
-            f"GetRun, {high.concurrency} callers: requests/s, gateway / one shared httpx client",
+            f"GetRun, {high.concurrency} callers: requests/s, gateway (grpc.aio) / one shared httpx "
+            "(async) client",
             _ratio(high, "rps"),
             ours=_spread(high.samples["gateway"], "rps", 0),
             theirs=_spread(high.samples["direct"], "rps", 0),
+            floor=_unary_floor(high, "rps", "direct", " req/s", 0),
         ),
     ]
 
 
-def _gateway_cpu_ms(level: Level) -> list[float]:
-    return [s.usage.cpu.get("gateway", 0.0) / s.requests * 1e3 for s in level.samples["gateway"]]
+FLOOR_NAMES = {"lean": "lean server", "floor": "gRPC floor"}
+
+
+def _unary_floor(level: Level, field: str, baseline: str, unit: str, digits: int = 2) -> str:
+    """The figure with each limit in the gateway's place: its own value, then the ratio."""
+    return "; ".join(
+        f"{FLOOR_NAMES[name]} {_spread(level.samples[name], field, digits)}{unit}: "
+        f"{_ratio(level, field, baseline, name).format()}"
+        for name in unary.FLOORS
+        if name in level.samples
+    )
+
+
+def _cpu_floor(level: Level, before: float) -> str:
+    parts = []
+    for name in unary.FLOORS:
+        if name in level.samples:
+            cpu = Spread.of(_gateway_cpu_ms(level, name))
+            ratio = Spread(cpu.median / before, cpu.low / before, cpu.high / before)
+            parts.append(f"{FLOOR_NAMES[name]} {cpu.format()} ms: {ratio.format()}")
+    return "; ".join(parts)
+
+
+def _gateway_cpu_ms(level: Level, name: str = "gateway") -> list[float]:
+    return [s.usage.cpu.get("gateway", 0.0) / s.requests * 1e3 for s in level.samples[name]]
 
 
 def _memory_figure(results: Results) -> Figure:
@@ -239,8 +322,8 @@ def _memory_figure(results: Results) -> Figure:
     )
 
 
-def _ratio(level: Level, field: str, baseline: str = "direct") -> Spread:
-    return ratio(_values(level.samples["gateway"], field), _values(level.samples[baseline], field))
+def _ratio(level: Level, field: str, baseline: str = "direct", ours: str = "gateway") -> Spread:
+    return ratio(_values(level.samples[ours], field), _values(level.samples[baseline], field))
 
 
 def _values(samples: Sequence[LoadSample], field: str) -> list[float]:
@@ -297,25 +380,44 @@ def _unary_text(results: Results) -> list[str]:
     lines = [
         f"1. Unary GetRun, {len(levels[0].samples['gateway'])} repetitions; requests per repetition: "
         + ", ".join(f"{level.requests:,} at c={level.concurrency}" for level in levels),
-        f"   {'c':>3}  {'client':<38} {'p50 ms':<20} {'p99 ms':<22} {'requests/s':<22} CPU ms/request",
+        f"   {'c':>3}  {'client':<50} {'p50 ms':<20} {'p99 ms':<22} {'requests/s':<22} CPU ms/request",
     ]
     lines += [
-        f"   {level.concurrency:>3}  {unary.CLIENTS[name]:<38} {_spread(samples, 'p50_ms'):<20} "
+        f"   {level.concurrency:>3}  {unary.CLIENTS[name]:<50} {_spread(samples, 'p50_ms'):<20} "
         f"{_spread(samples, 'p99_ms'):<22} {_spread(samples, 'rps', 0):<22} {_cpu_per_request(samples)}"
         for level in levels
         for name, samples in level.samples.items()
     ]
-    lines.append("   (CPU per request: client + gateway + emulator)")
+    lines.append(
+        "   (CPU per request: client + gateway + emulator; a limit's server counted as the gateway. Limits, "
+        "at the lowest and highest concurrency: lean server, a bare grpc.aio server making the same GET with "
+        "aiohttp, json.loads and the gateway's conversion, nothing else; gRPC floor, a bare grpc.aio server "
+        "answering a prebuilt GetRunResponse. Sync clients at the lowest concurrency only)"
+    )
     lines += [
         f"   c={level.concurrency:<3} gateway / direct: p50 {_ratio(level, 'p50_ms').format()}, "
         f"p99 {_ratio(level, 'p99_ms').format()}, requests/s {_ratio(level, 'rps').format()}; "
         f"/ client per caller: requests/s {_ratio(level, 'rps', 'direct_per_caller').format()}"
         for level in levels
     ]
+    lines += [
+        f"   c={level.concurrency:<3} {FLOOR_NAMES[name]} / direct: p50 "
+        f"{_ratio(level, 'p50_ms', ours=name).format()}, "
+        f"requests/s {_ratio(level, 'rps', ours=name).format()}; gateway / {FLOOR_NAMES[name]}: p50 "
+        f"{_ratio(level, 'p50_ms', name).format()}, requests/s {_ratio(level, 'rps', name).format()}"
+        for level in levels
+        for name in unary.FLOORS
+        if name in level.samples
+    ]
+    low = levels[0]
+    floors = "".join(
+        f"; {FLOOR_NAMES[name]} {Spread.of(_gateway_cpu_ms(low, name)).format()} ms"
+        for name in unary.FLOORS
+        if name in low.samples
+    )
     lines.append(
-        f"   gateway CPU per GetRun at c={levels[0].concurrency}: "
-        f"{Spread.of(_gateway_cpu_ms(levels[0])).format()} ms "
-        f"(before page streams, commit 4746925: {GETRUN_CPU_BEFORE_MS} ms)"
+        f"   gateway CPU per GetRun at c={low.concurrency}: {Spread.of(_gateway_cpu_ms(low)).format()} ms "
+        f"(before page streams, commit 4746925: {GETRUN_CPU_BEFORE_MS} ms){floors}"
     )
     return lines
 
@@ -477,7 +579,7 @@ def _events_text(results: Results) -> list[str]:
         f"6. Streamed runs (v2 server-sent events): {result.runs} runs per client and repetition, one after "
         f"the other on an open connection, {reps} repetitions; a run has {result.events_per_run} events, "
         f"{result.reply_deltas} of them {events.DELTA}",
-        f"   {'client':<56} {'first event ms, paced':<22} {'first event ms, burst':<22} {'events/s':<24} "
+        f"   {'client':<58} {'first event ms, paced':<22} {'first event ms, burst':<22} {'events/s':<24} "
         "CPU us/event",
     ]
     for name, samples in result.samples.items():
@@ -486,7 +588,7 @@ def _events_text(results: Results) -> list[str]:
         )
         paced = result.first_event.get(name, [])
         lines.append(
-            f"   {events.CLIENTS[name]:<56} {Spread.of(_first_ms(paced)).format() if paced else '-':<22} "
+            f"   {events.CLIENTS[name]:<58} {Spread.of(_first_ms(paced)).format() if paced else '-':<22} "
             f"{Spread.of(_first_ms(samples)).format():<22} {Spread.of(_rates(samples)).format(0):<24} {cpu}"
         )
     lines += [
@@ -499,6 +601,9 @@ def _events_text(results: Results) -> list[str]:
         "   (first event: from the call to the first event, the median of a repetition's runs; events/s: a "
         "repetition's events over the sum of its runs' times from the call to the last event; CPU per event: "
         "client + gateway + emulator)",
+        "   (limits, a limit's server counted as the gateway: lean server, a bare grpc.aio server posting "
+        "the run with aiohttp and converting each event, nothing else; gRPC floor, a bare grpc.aio server "
+        "streaming a run's prebuilt messages, in the burst only; sync clients read on the loop's thread)",
     ]
     lines += _left_out(result.sdk_version, None)
     return lines + [f"   {figure.name}: {figure.value.format()}" for figure in _events_figures(results)]
@@ -511,7 +616,12 @@ def _targets_text(results: Results) -> list[str]:
     ]
     for figure in figures(results):
         target = f"target {figure.target}" if figure.target else ""
-        lines.append(f"   {figure.name:<100} {figure.value.format():<22} {target:<12} {figure.verdict()}")
+        verdict = figure.verdict().replace("missed", "miss")
+        lines.append(f"   {figure.name:<100} {figure.value.format():<22} {target:<12} {verdict}")
+        if figure.floor:
+            lines.append(f"   {'':<100} limits: {figure.floor}")
+        elif figure.target:
+            lines.append(f"   {'':<100} limits: none measured")
     return lines
 
 
@@ -527,12 +637,12 @@ def markdown(results: Results) -> str:
         f"run {_load(meta.load_average)}, after {_load(results.load_average_after)}. "
         "Median [min, max] over repetitions.",
         "",
-        "| measurement | gateway | baseline | result | target | |",
-        "|---|---|---|---|---|---|",
+        "| measurement | gateway | baseline | result | target | | limits (each in the gateway's place) |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {figure.name} | {figure.ours} | {figure.theirs} | {figure.value.format()} "
-        f"| {figure.target.replace('<=', '≤').replace('>=', '≥')} | {figure.verdict()} |"
+        f"| {figure.target.replace('<=', '≤').replace('>=', '≥')} | {figure.verdict()} | {figure.floor} |"
         for figure in figures(results)
     ]
     return "\n".join(lines)

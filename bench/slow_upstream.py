@@ -5,7 +5,9 @@ With 50 ms a request, a list costs about one round trip per page whoever reads i
 pages a client asks for and whether it waits for one page before asking for the next. The gateway's stream
 sets no `limit` (the gateway then asks for pages of 100, and fetches each next page while it streams this
 one); each SDK reads at its default page size (20, no `limit` sent) and at `limit` 100, the largest page.
-Every pass is checked against the list, as on loopback (`streaming`).
+Every pass is checked against the list, as on loopback (`streaming`). Only the sync SDK client runs here: with
+50 ms a request the round trips set the time, whichever client waits for them (on loopback, where the client's
+CPU counts, `streaming` runs both).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ LARGEST = 100
 
 CLIENTS = {
     "gateway": "gateway ListRuns stream, no limit (pages of 100), grpc.aio client",
-    "sdk_default": "openai-python auto-pagination, default page size (20)",
-    "sdk_100": "openai-python auto-pagination, limit 100",
+    "sdk_default": "openai-python auto-pagination, OpenAI (sync), default page size (20)",
+    "sdk_100": "openai-python auto-pagination, OpenAI (sync), limit 100",
     "node_gateway": "gateway ListRuns stream, no limit (pages of 100), Node @grpc/grpc-js client",
     "node_sdk_default": "openai-node auto-pagination, default page size (20)",
     "node_sdk_100": "openai-node auto-pagination, limit 100",

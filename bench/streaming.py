@@ -44,13 +44,13 @@ JSON = dict[str, Any]
 CLIENTS = {
     "gateway": "gateway ListRuns stream, grpc.aio client",
     "gateway_sync": "gateway ListRuns stream, grpc sync client",
-    "sdk": "openai-python auto-pagination, sync client",
-    "sdk_async": "openai-python auto-pagination, async client",
+    "sdk": "openai-python auto-pagination, OpenAI (sync)",
+    "sdk_async": "openai-python auto-pagination, AsyncOpenAI (async)",
     "node_gateway": "gateway ListRuns stream, Node @grpc/grpc-js client",
     "node_sdk": "openai-node auto-pagination (for await)",
-    "floor": "gRPC floor: bare grpc.aio server, prebuilt pages",
-    "gateway_pages": "gateway ListRunsPage by hand, a call per page",
-    "rest_pages": "REST pages with httpx, JSON parsed, no models",
+    "floor": "gRPC floor: bare grpc.aio server, prebuilt pages, grpc.aio client",
+    "gateway_pages": "gateway ListRunsPage by hand, a call per page, grpc.aio client",
+    "rest_pages": "REST pages, httpx sync, JSON parsed, no models",
 }
 GATEWAY_STREAMS = ("gateway", "gateway_sync")
 SDK_CLIENTS = ("sdk", "sdk_async")

@@ -161,8 +161,17 @@ def changed() -> list[str]:
 
 
 def to_json(results: Results) -> dict[str, Any]:
-    """The results as plain JSON data."""
-    return dataclasses.asdict(results)
+    """The results as plain JSON data, with what each client of each scenario is (its label: which server,
+    which client library, async or sync)."""
+    return {**dataclasses.asdict(results), "clients": CLIENT_LABELS}
+
+
+CLIENT_LABELS = {
+    "unary": unary.CLIENTS,
+    "streaming": streaming.CLIENTS,
+    "slow_upstream": slow_upstream.CLIENTS,
+    "events": events.CLIENTS,
+}
 
 
 def _read(path: str) -> list[str]:

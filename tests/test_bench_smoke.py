@@ -80,9 +80,12 @@ def assert_every_pass_read_all(samples: dict[str, list[StreamSample]], runs: int
 
 def test_unary_has_every_client_at_every_concurrency(results: Results) -> None:
     assert [level.concurrency for level in results.unary.levels] == [1, 2]
+    everywhere = set(unary.CLIENTS) - set(unary.FLOORS) - set(unary.SYNC)
+    # The sync clients at the lowest concurrency, the limits at the lowest and the highest (here both).
+    expected = [everywhere | set(unary.FLOORS) | set(unary.SYNC), everywhere | set(unary.FLOORS)]
+    assert [set(level.samples) for level in results.unary.levels] == expected
     for level in results.unary.levels:
         assert level.requests == max(TINY.requests, TINY.requests_per_caller * level.concurrency)
-        assert set(level.samples) == set(unary.CLIENTS)
         for samples in level.samples.values():
             assert len(samples) == TINY.repetitions
             for sample in samples:
@@ -147,7 +150,7 @@ def test_every_watcher_reads_its_run_to_the_end(results: Results) -> None:
 
 def test_every_streamed_run_brings_every_event_to_every_client(results: Results) -> None:
     result = results.events
-    assert set(result.samples) == expected_clients(events.CLIENTS, ("sdk",), ())
+    assert set(result.samples) == expected_clients(events.CLIENTS, events.SDK_CLIENTS, ())
     assert result.sdk_version == readers.sdk_version()
     assert (result.runs, result.reply_deltas) == (TINY.event_runs, TINY.reply_deltas)
     names = result.event_names
@@ -162,8 +165,9 @@ def test_every_streamed_run_brings_every_event_to_every_client(results: Results)
             pairs = zip(sample.first_event_s, sample.last_event_s, strict=True)
             assert all(0 < first <= last for first, last in pairs)
             assert set(sample.usage.cpu) == {"client", "gateway", "emulator"}
-    # The time to the first event, on paced runs: every client, every repetition, every run.
-    assert set(result.first_event) == set(result.samples)
+    # The time to the first event, on paced runs: every client but the prebuilt floor, every repetition, every
+    # run.
+    assert set(result.first_event) == set(result.samples) - {"floor"}
     for paced in result.first_event.values():
         assert [len(p.first_event_s) for p in paced] == [TINY.event_runs] * TINY.repetitions
         assert all(seconds > 0 for p in paced for seconds in p.first_event_s)
@@ -186,9 +190,24 @@ def test_figures_are_positive_ratios_against_their_targets(results: Results) -> 
     assert any("loopback: gateway (Node" in name for name in names) == with_node
     assert sum("upstream" in name for name in names) == 2 * with_sdk + 2 * with_node
     assert any("gateway CPU per call" in name for name in names)
-    assert any("time to first event, gateway - openai-python" in name for name in names) == with_sdk
-    assert any("events/s, gateway / openai-python" in name for name in names) == with_sdk
+    assert any("first event, gateway (grpc.aio) - openai-python" in name for name in names) == with_sdk
+    assert any("events/s, gateway (grpc.aio) / openai-python" in name for name in names) == with_sdk
     assert any("gateway CPU per event" in name for name in names)
+    # Every GetRun figure and every streamed-run figure has its limits beside it, the lean server's and
+    # gRPC's floor's; a list on loopback the floor's, a slow upstream the round trips'.
+    by_name = {figure.name: figure for figure in figures}
+    for name, figure in by_name.items():
+        if name.startswith("GetRun") or ("event" in name and "first event" not in name):
+            assert "lean server" in figure.floor, name
+            assert "gRPC floor" in figure.floor, name
+        if "loopback" in name:
+            assert "gRPC floor" in figure.floor, name
+        if "upstream:" in name:
+            assert "round trips alone" in figure.floor, name
+    paced = next((f for n, f in by_name.items() if "time to first event" in n), None)
+    if paced is not None:  # no prebuilt floor for a paced run: it has no pace to follow
+        assert "lean server" in paced.floor
+        assert "gRPC floor" not in paced.floor
     for figure in figures:
         assert math.isfinite(figure.value.median)
         if "CPU" in figure.name:  # counted in clock ticks (10 ms): a smoke run's few calls may count none
@@ -221,8 +240,14 @@ def test_report_table_and_json_come_out(results: Results) -> None:
     assert len(results.load_average_after) == 3
     table = report.markdown(results)
     assert table.count("\n|") == len(report.figures(results)) + 2  # the header, its rule, a row each
+    for limit in ("lean server", "gRPC floor", "round trips"):
+        assert f"limits: {limit}" in text
+    for label in ("grpc.aio client", "grpc sync client", "httpx sync", "AsyncOpenAI", "OpenAI (sync)"):
+        assert label in text  # every row says which client it uses
     data = json.loads(json.dumps(suite.to_json(results)))
     assert data["meta"]["mode"] == "smoke"
+    assert set(data["clients"]) == {"unary", "streaming", "slow_upstream", "events"}
+    assert set(data["unary"]["levels"][0]["samples"]) == set(unary.CLIENTS)  # the limits' rows in the JSON
 
 
 def test_plot_is_drawn(results: Results, tmp_path: Path) -> None:
