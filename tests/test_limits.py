@@ -364,7 +364,7 @@ async def test_an_unread_stream_runs_one_page_ahead_of_what_the_clients_window_h
                 while settled != pages_fetched(emulator):  # until the gateway stops: the window is full
                     settled = pages_fetched(emulator)
                     await asyncio.sleep(1)
-                # The 64 KiB window holds about 5 pages; gRPC's own send buffer some more; then the page ahead.
+                # A 64 KiB window holds about 5 pages; gRPC's send buffer some more; then the page ahead.
                 assert settled <= 16, f"{settled} pages fetched for a client that took one message"
                 following = await call.read()
                 assert len(following.runs) == 100  # and the stream goes on when the client reads again
