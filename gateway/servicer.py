@@ -12,8 +12,8 @@ the REST request in flight (or closes the upstream's event stream).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from typing import Any, cast
 
 import grpc
@@ -49,26 +49,31 @@ class Admission:
     def in_flight(self) -> int:
         return len(self._tasks)
 
-    def enter(self) -> None:
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """An RPC's body, admitted (or refused with Overloaded); a cancel that is the shutdown's becomes
+        ShuttingDown, any other goes on as it came."""
         if len(self._tasks) >= self.limit:
             self.refused += 1
             raise Overloaded(self.limit)
-        self._tasks.add(cast("asyncio.Task[Any]", asyncio.current_task()))
+        # The task itself, not looked up again at the end: a stream dropped unfinished is closed by asyncio's
+        # finalizer, in another task.
+        task = cast("asyncio.Task[Any]", asyncio.current_task())
+        self._tasks.add(task)
         self._idle.clear()
-
-    def leave(self) -> None:
-        self._tasks.discard(cast("asyncio.Task[Any]", asyncio.current_task()))
-        if not self._tasks:
-            self._idle.set()
-
-    def shutting_down(self) -> ShuttingDown | None:
-        """The error to end an RPC with, when the cancel it received is the shutdown's."""
-        if not self.closing:
-            return None
-        task = asyncio.current_task()
-        if task is not None:
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self.closing:
+                raise
             task.uncancel()
-        return ShuttingDown("the gateway is shutting down and its grace period is over; call again")
+            raise ShuttingDown(
+                "the gateway is shutting down and its grace period is over; call again"
+            ) from None
+        finally:
+            self._tasks.discard(task)
+            if not self._tasks:
+                self._idle.set()
 
     async def drain(self, grace: float) -> None:
         """Wait up to `grace` seconds for the RPCs in flight, then end the others."""
@@ -113,16 +118,8 @@ class RunsServicer:
             exchange = _exchange()
             async with translate(context, exchange):
                 _check_decoded(request)
-                self._admission.enter()
-                try:
+                with self._admission.serving():
                     message = await self._gateway.call(path, request, _options(context))
-                except asyncio.CancelledError:
-                    shutdown = self._admission.shutting_down()
-                    if shutdown is None:
-                        raise  # the client's (or gRPC's) own cancel goes on as it came
-                    raise shutdown from None
-                finally:
-                    self._admission.leave()
                 # Trailing, not initial: grpc.aio sends initial metadata set by hand as a write of its own
                 # (about a sixth of a GetRun's CPU); trailers go out in one batch with the response.
                 context.set_trailing_metadata(exchange.metadata)
@@ -136,18 +133,10 @@ class RunsServicer:
             exchange = _exchange()
             async with translate(context, exchange):
                 _check_decoded(request)
-                self._admission.enter()
-                try:
+                with self._admission.serving():
                     async with aclosing(self._gateway.stream(path, request, _options(context))) as messages:
                         async for message in messages:
                             yield message
-                except asyncio.CancelledError:
-                    shutdown = self._admission.shutting_down()
-                    if shutdown is None:
-                        raise  # the client's (or gRPC's) own cancel goes on as it came
-                    raise shutdown from None
-                finally:
-                    self._admission.leave()
                 context.set_trailing_metadata(exchange.metadata)
 
         return stream
