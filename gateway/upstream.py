@@ -35,7 +35,7 @@ from typing import Any, cast
 import httpx
 import httpx_sse
 
-from gateway import metadata, retry, tracing
+from gateway import convert, metadata, retry, tracing
 from gateway.auth import Auth, NoAuth, StaticKey
 from gateway.bodies import read_error
 from gateway.decoding import Budget, Decoder, Unreadable
@@ -512,7 +512,7 @@ class Upstream:
     def _json(self, answer: _Answer) -> dict[str, Any]:
         status = answer.response.status
         try:
-            data = jsonlib.loads(answer.body)
+            data = convert.loads(answer.body)
         except ValueError as exc:
             raise UpstreamProtocolError(
                 f"upstream answered HTTP {status} with a body that is not JSON"
