@@ -35,6 +35,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
+import orjson
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -107,6 +108,25 @@ def to_rest(message: Message, fields: tuple[str, ...], always: tuple[str, ...] =
     body = {name: data[name] for name in fields if name in data and (data[name] != [] and data[name] != {})}
     body.update({name: data[name] for name in always if "." not in name})
     return _restify(body, _schema(message.DESCRIPTOR), frozenset(always))  # type: ignore[no-any-return]
+
+
+def loads(text: str | bytes | bytearray) -> Any:
+    """A value decoded from the upstream's JSON text, exactly the one `json.loads` gives: orjson reads it (a
+    run in a third of the time), and what orjson refuses but the standard library reads (NaN, lone
+    surrogates, a body not in UTF-8) is read by the latter, which raises ValueError as it would for JSON
+    that neither reads. Text with 19 digits in a row, which may be an integer beyond 64 bits (orjson makes
+    it a float, losing digits), is read by the standard library alone."""
+    raw = text.encode(errors="surrogatepass") if isinstance(text, str) else text
+    if _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):  # in C, a µs or two for a run
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
 
 
 def json_text(value: Any) -> str:

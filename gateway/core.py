@@ -8,7 +8,6 @@ raises to a status. One machinery serves every version; what differs between the
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
@@ -207,7 +206,7 @@ class Gateway:
         if field is None:
             return convert.to_message({"event": name, UNKNOWN_EVENT_FIELD: data}, binding.response)
         try:
-            obj = json.loads(data)
+            obj = convert.loads(data)
             agreed = _agreeing(binding.api, name, obj)
             return convert.to_message({"event": agreed, binding.api.events[agreed]: obj}, binding.response)
         except ValueError as exc:  # ConversionError is one, and so is a JSONDecodeError

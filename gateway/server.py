@@ -33,6 +33,7 @@ from gateway.observe import Metrics, Observer
 from gateway.retry import RetryPolicy
 from gateway.routes import APIS
 from gateway.servicer import Admission, RunsServicer
+from gateway.transport import Transport
 from gateway.upstream import Upstream
 
 T = TypeVar("T")
@@ -66,13 +67,14 @@ class Built:
 def build_server(
     settings: Settings,
     *,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | httpx.AsyncBaseTransport | None = None,
     credential: TokenCredential | None = None,
 ) -> Built:
     """RunsService over one shared upstream client, with health, reflection, metrics and access logs.
 
-    `credential` hands out Entra ID tokens with `--auth entra` (default: azure-identity's
-    DefaultAzureCredential)."""
+    `transport` carries the upstream's bytes (default: aiohttp; an httpx transport, such as a test's
+    `httpx.MockTransport`, runs behind `transport.HttpxTransport`); `credential` hands out Entra ID tokens
+    with `--auth entra` (default: azure-identity's DefaultAzureCredential)."""
     metrics = Metrics()
     dialect = settings.upstream_dialect
     budget = Budget(settings.max_upstream_bytes)

@@ -24,7 +24,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
-import httpx
 
 if TYPE_CHECKING:
     from opentelemetry.propagators.textmap import TextMapPropagator
@@ -129,12 +128,13 @@ def server_span(name: str, context: grpc.aio.ServicerContext[Any, Any]) -> _Span
     return _ServerSpan(_tracer, name, context)
 
 
-def client_span(client: httpx.AsyncClient, attempt: Attempt, retries: int) -> _Span:
-    """The CLIENT span of one upstream attempt (`retries` before it), a child of the current span; entering
-    it puts its `traceparent` in the attempt's headers. Its `answered(response)` records the status."""
+def client_span(server: tuple[str, int], attempt: Attempt, retries: int) -> _Span:
+    """The CLIENT span of one upstream attempt (`retries` before it) to `server` (host, port), a child of the
+    current span; entering it puts its `traceparent` in the attempt's headers. Its `answered(status)`
+    records the HTTP status."""
     if _tracer is None:
         return _OFF
-    return _ClientSpan(_tracer, client, attempt, retries)
+    return _ClientSpan(_tracer, server, attempt, retries)
 
 
 class _Span:
@@ -153,8 +153,8 @@ class _Span:
     def status(self, code: grpc.StatusCode) -> None:
         """Record an RPC's final gRPC status (server spans)."""
 
-    def answered(self, response: httpx.Response) -> None:
-        """Record the upstream's answer (client spans)."""
+    def answered(self, status: int) -> None:
+        """Record the upstream's answer, its HTTP status (client spans)."""
 
 
 _OFF = _Span()
@@ -204,20 +204,20 @@ class _ServerSpan(_Span):
 
 
 class _ClientSpan(_Span):
-    __slots__ = ("_attempt", "_client", "_retries", "_span", "_tracer")
+    __slots__ = ("_attempt", "_retries", "_server", "_span", "_tracer")
 
-    def __init__(self, tracer: Tracer, client: httpx.AsyncClient, attempt: Attempt, retries: int) -> None:
-        self._tracer, self._client, self._attempt, self._retries = tracer, client, attempt, retries
+    def __init__(self, tracer: Tracer, server: tuple[str, int], attempt: Attempt, retries: int) -> None:
+        self._tracer, self._server, self._attempt, self._retries = tracer, server, attempt, retries
 
     def __enter__(self) -> _Span:
         from opentelemetry import trace
 
-        attempt, url = self._attempt, self._client.base_url
+        attempt = self._attempt
         attributes: dict[str, str | int] = {
             "http.request.method": attempt.method,
             "url.template": attempt.route,
-            "server.address": url.host,
-            "server.port": url.port or (443 if url.scheme == "https" else 80),
+            "server.address": self._server[0],
+            "server.port": self._server[1],
         }
         if self._retries:  # semantic conventions: set on a resend only, counting the attempts before it
             attributes["http.request.resend_count"] = self._retries
@@ -229,8 +229,7 @@ class _ClientSpan(_Span):
         _propagator.inject(attempt.headers, trace.set_span_in_context(self._span))
         return self
 
-    def answered(self, response: httpx.Response) -> None:
-        status = response.status_code
+    def answered(self, status: int) -> None:
         self._span.set_attribute("http.response.status_code", status)
         if status >= 400:
             self._failed(str(status))

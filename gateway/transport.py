@@ -1,10 +1,14 @@
-"""What carries the upstream client's bytes: an `httpx.AsyncBaseTransport` over an `aiohttp.ClientSession`.
+"""What carries the upstream client's bytes: the `Transport` seam, on aiohttp in production.
 
-The gateway keeps `httpx.AsyncClient` as its interface (requests, responses, the timeout and error types that
-`retry.py` and `errors.py` reason about); this transport only moves the bytes, on aiohttp's HTTP/1.1 client
-(C parser, one connection pool), which costs the event loop about half of what httpcore + h11 + anyio do.
+`Upstream` builds each request itself (its URL joined once per call from a base split once, its headers a
+plain dict) and hands it to a `Transport`, which returns a `Response`: a status, case-insensitive headers,
+the raw body chunk by chunk as it arrives, and `aclose`. Production's is `AiohttpTransport`, one
+`aiohttp.ClientSession` (C parser, one connection pool) with no httpx in between: measured, httpx's request
+building and response wrapping were a quarter of the gateway's busy time. `HttpxTransport` runs any
+`httpx.AsyncBaseTransport` (the tests' `httpx.MockTransport` fakes) behind the same seam.
 
-It keeps every promise the Retries section makes of a transport:
+The errors stay httpx's classes, the one vocabulary `retry.py` and `errors.py` reason about. aiohttp's are
+mapped as httpcore distinguishes them, and every promise the Retries section makes of a transport is kept:
 
 - no retry of its own: aiohttp re-sends a GET/HEAD/OPTIONS/TRACE/PUT/DELETE once, unasked, after
   `ServerDisconnectedError` or `ClientOSError` while sending or awaiting the answer
@@ -12,35 +16,84 @@ It keeps every promise the Retries section makes of a transport:
   is switched off by `_retry_connection`, the private switch added for aiohttp's own tests (#9396); the
   session refuses to start if that switch is gone, and tests count one request per attempt. Every attempt
   is `Upstream._attempt`'s, counted once;
-- errors are httpx's, and only an error raised before any request byte left names itself a connect error
-  (`ConnectError`, `ConnectTimeout`), the only ones `retry.py` repeats for a write without a key; a reset
-  or a close after the request went out is a `ReadError` / `RemoteProtocolError`, never retried for a POST;
-- the response body is streamed chunk by chunk as it arrives, so the body cap is enforced while it streams;
-  a body not read to its end closes its connection instead of returning it to the pool;
-- httpx's per-request timeouts map to aiohttp's (pool wait, connect, each read); the deadline of a whole
-  attempt stays `Upstream`'s `asyncio.timeout`, and cancelling the attempt aborts the connection;
-- at most `max_connections` connections, idle ones closed after `keepalive_expiry` (httpx's defaults);
-- no cookies, no proxies from the environment, no redirects, no decompression (httpx decodes).
+- only an error raised before any request byte left names itself a connect error (`ConnectError`,
+  `ConnectTimeout`), the only ones `retry.py` repeats for a write without a key; a reset or a close after
+  the request went out is a `ReadError` / `RemoteProtocolError`, never retried for a POST;
+- the response body is streamed chunk by chunk (at most 64 KiB each) as it arrives, so the body cap is
+  enforced while it streams; a body not read to its end closes its connection instead of returning it to
+  the pool;
+- the timeouts: the pool wait and the connect are bounded by `connect` (the attempt's time), each read
+  by `read` (none for a stream, whose silences `Upstream.events` bounds); the deadline of a whole attempt
+  stays `Upstream`'s `asyncio.timeout`, and cancelling the attempt aborts the connection;
+- at most `max_connections` connections, idle ones closed after `keepalive_expiry`, TCP_NODELAY;
+- no cookies, no proxies from the environment, no redirects, no decompression (`decoding.py` inflates).
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
 import aiohttp
 import httpx
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 KEEPALIVE_EXPIRY = 5.0
+"""Seconds an idle pooled connection is kept: httpx's default, within what servers commonly allow."""
 CHUNK = 64 * 1024
 """The most bytes handed up per read. aiohttp's `readany` returns everything buffered, which for an event
 stream sent in a burst is the whole run: the events behind the first would be split into lines before it
 leaves. 64 KiB is what httpcore reads at a time."""
-"""Seconds an idle pooled connection is kept: httpx's default, within what servers commonly allow."""
+
+Headers = CIMultiDictProxy[str] | CIMultiDict[str]
+"""A response's headers: case-insensitive, every value of a repeated name kept (`getall`, `items`)."""
 
 
-def _mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:
+class Response(Protocol):
+    """An upstream's answer, its body not read yet."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The raw body (still encoded), chunk by chunk as it arrives; read it once."""
+        ...
+
+    async def aclose(self) -> None:
+        """Give the connection back to the pool when the body was read to its end, else close it."""
+        ...
+
+
+class Transport(Protocol):
+    """Sends one request, once: no retry, no redirect followed, no cookie kept."""
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        connect: float,
+        read: float | None,
+    ) -> Response:
+        """The answer to `method url`; `connect` bounds the pool wait and the connect, `read` each read."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        ...
+
+
+def _mapped(exc: aiohttp.ClientError) -> httpx.TransportError:
     """The httpx exception for an aiohttp one: the same distinctions httpcore makes."""
     message = str(exc) or type(exc).__name__
     kind: type[httpx.TransportError]
@@ -60,25 +113,25 @@ def _mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.Transport
         kind = httpx.UnsupportedProtocol
     else:
         kind = httpx.RemoteProtocolError
-    return kind(message, request=request)
+    return kind(message)
 
 
-class _Body(httpx.AsyncByteStream):
-    """An aiohttp response's body, chunk by chunk as it arrives."""
+class _AiohttpResponse:
+    __slots__ = ("_response", "headers", "reason", "status")
 
-    __slots__ = ("_request", "_response")
-
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
-        self._request = request
+        self.status = response.status
+        self.reason = response.reason or ""
+        self.headers: Headers = response.headers
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncIterator[bytes]:
         content = self._response.content
         try:
             while chunk := await content.read(CHUNK):
                 yield chunk
         except aiohttp.ClientError as exc:
-            raise _mapped(exc, self._request) from exc
+            raise _mapped(exc) from exc
 
     async def aclose(self) -> None:
         response = self._response
@@ -88,7 +141,7 @@ class _Body(httpx.AsyncByteStream):
             response.close()  # not read to its end (cap, cancel, error): never reuse the connection
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
+class AiohttpTransport:
     """HTTP/1.1 over one `aiohttp.ClientSession` (created on first use, on the running loop)."""
 
     def __init__(
@@ -112,10 +165,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         session = aiohttp.ClientSession(
             connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),  # httpx.AsyncClient keeps the cookies, if anyone
+            cookie_jar=aiohttp.DummyCookieJar(),  # an upstream's cookies are never sent back
             timeout=aiohttp.ClientTimeout(total=None),
             auto_decompress=False,
-            trust_env=False,
+            trust_env=False,  # no proxies, no ~/.netrc: credentials are explicit per call
+            # Its own defaults (Accept: */*, an aiohttp User-Agent, Accept-Encoding) are not added: the
+            # gateway names what it sends.
+            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"),
         )
         # aiohttp's hidden retry of idempotent requests (see the module docstring). A slotted attribute:
         # should aiohttp rename it, this line raises instead of leaving the retry silently on.
@@ -124,38 +180,86 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session._retry_connection = False
         return session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        connect: float,
+        read: float | None,
+    ) -> Response:
         session = self._session
         if session is None:
             session = self._session = self._open()
-        timeout = request.extensions.get("timeout", {})
-        body = await request.aread()
         try:
             response = await session.request(
-                request.method,
-                URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
+                method,
+                URL(url, encoded=True),
+                headers=headers,
                 data=body or None,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=timeout.get("pool"),
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
+                    total=None, connect=connect, sock_connect=connect, sock_read=read
                 ),
-                server_hostname=request.extensions.get("sni_hostname"),
             )
         except aiohttp.ClientError as exc:
-            raise _mapped(exc, request) from exc
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_Body(response, request),
-            request=request,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
-        )
+            raise _mapped(exc) from exc
+        return _AiohttpResponse(response)
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class _HttpxResponse:
+    __slots__ = ("_response", "headers", "reason", "status")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.reason = response.reason_phrase
+        headers = CIMultiDict(response.headers.multi_items())
+        if response.is_stream_consumed:  # read already, by a test's transport: its content is decoded
+            headers.popall("content-encoding", None)
+        self.headers: Headers = headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        response = self._response
+        if response.is_stream_consumed:
+            yield response.content
+            return
+        async for chunk in response.aiter_raw():
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class HttpxTransport:
+    """Any `httpx.AsyncBaseTransport` behind the seam: tests answer with `httpx.MockTransport` handlers,
+    which see an `httpx.Request` as httpx would have built it."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        connect: float,
+        read: float | None,
+    ) -> Response:
+        timeouts = {"connect": connect, "pool": connect, "write": connect, "read": read}
+        request = httpx.Request(method, url, headers=headers, content=body, extensions={"timeout": timeouts})
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        return _HttpxResponse(response)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()

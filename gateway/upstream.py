@@ -1,7 +1,8 @@
-"""The upstream client: one shared `httpx.AsyncClient` that calls the REST API and reads its answers.
+"""The upstream client: calls the REST API over one pooled transport and reads its answers.
 
-Its bytes travel over aiohttp (`transport.py`), chosen by measurement: the same calls cost the gateway about a
-quarter less CPU than over httpcore, with every guarantee below kept.
+It builds each request itself (the base URL split once, a call's URL joined as text, its headers a plain
+dict) and sends it over `transport.py`'s seam, on aiohttp in production: measured, httpx's request building
+and response wrapping had been a quarter of the gateway's busy time; every guarantee below is kept.
 
 It owns the connection pool and keep-alive, the credentials (the client's `authorization` if it sent one,
 else the configured API key), the time bound of each call, the retries (`retry.py` says which and when), and
@@ -11,10 +12,11 @@ the API a call is for (its `OpenAI-Beta` header). A body larger than `max_body_b
 streams in, so a hostile upstream cannot exhaust the gateway's memory. Secrets never leave this module in a
 message.
 
-`events` makes a streamed call (`"stream": true`) and reads its server-sent events with httpx-sse: each
-event is bounded by `max_body_bytes`, and the wait for the next one by the timeout (and the client's
-deadline); `done` ends the stream, an `error` event raises the UpstreamError it describes, and a stream
-that ends without `done` raises `StreamBroken`. Retries stop once the upstream has answered a stream.
+`events` makes a streamed call (`"stream": true`) and reads its server-sent events with httpx-sse (over an
+`httpx.Response` made around the raw chunks: the parser reads one): each event is bounded by
+`max_body_bytes`, and the wait for the next one by the timeout (and the client's deadline); `done` ends the
+stream, an `error` event raises the UpstreamError it describes, and a stream that ends without `done` raises
+`StreamBroken`. Retries stop once the upstream has answered a stream.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import json as jsonlib
 import logging
 import time
+import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from contextvars import ContextVar
@@ -32,7 +35,7 @@ from typing import Any, cast
 import httpx
 import httpx_sse
 
-from gateway import metadata, retry, tracing
+from gateway import convert, metadata, retry, tracing
 from gateway.auth import Auth, NoAuth, StaticKey
 from gateway.bodies import read_error
 from gateway.decoding import Budget, Decoder, Unreadable
@@ -47,7 +50,8 @@ from gateway.errors import (
     UpstreamProtocolError,
 )
 from gateway.retry import RetryPolicy
-from gateway.transport import AiohttpTransport
+from gateway.silences import Silences
+from gateway.transport import AiohttpTransport, HttpxTransport, Response, Transport
 
 log = logging.getLogger(__name__)
 
@@ -109,30 +113,31 @@ class _Call:
     route: str
 
 
+_EVENT_STREAM = {"content-type": "text/event-stream"}
+"""The headers of the httpx.Response the parser reads (it checks the media type, which `events` did)."""
+
+
 class _CappedStream(httpx.AsyncByteStream):
     """A response body that refuses more than `cap` bytes between two events (`taken` marks an event)."""
 
-    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, cap: int) -> None:
-        self._stream = cast(httpx.AsyncByteStream, stream)
+    def __init__(self, chunks: AsyncIterator[bytes], cap: int) -> None:
+        self._chunks = chunks
         self._cap, self._size = cap, 0
 
     def taken(self) -> None:
         self._size = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
+        async for chunk in self._chunks:
             self._size += len(chunk)
             if self._size > self._cap:
                 raise UpstreamProtocolError(f"upstream sent an event over {self._cap} bytes")
             yield chunk
 
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
 
 @dataclass(frozen=True, slots=True)
 class _Answer:
-    response: httpx.Response
+    response: Response
     body: bytes | bytearray
     held: int = 0
     """Bytes of the shared body budget the body holds, given back once it has been read into JSON."""
@@ -154,16 +159,22 @@ class Upstream:
         retry_policy: RetryPolicy | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         budget: Budget | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
         observe: Observe | None = None,
     ) -> None:
         """`auth` is the gateway's own credential (default: `api_key` as a bearer token, if given);
         `dialect`, how the server wants to be called; `headers`, static headers sent with every request
-        (secrets, such as astra's `astra-api-token`: kept out of every message like a key)."""
+        (secrets, such as astra's `astra-api-token`: kept out of every message like a key); `transport`,
+        what carries the bytes (an httpx transport, such as a test's `httpx.MockTransport`, is run behind
+        `HttpxTransport`)."""
         self._auth: Auth = auth or (StaticKey(api_key) if api_key else NoAuth())
         self._dialect = dialect
         self._static = {name.lower(): value for name, value in (headers or {}).items()}
-        base_url, self._query = split_base_url(base_url, dialect)
+        self._base, query = split_base_url(base_url, dialect)
+        self._query = urllib.parse.urlencode(query)
+        url = httpx.URL(self._base)  # once, here: no request parses a URL
+        self.server = (url.host, url.port or (443 if url.scheme == "https" else 80))
+        """The upstream's host and port (for traces)."""
         self._timeout = timeout
         self._retry = retry_policy or RetryPolicy()
         self._max_body = max_body_bytes
@@ -172,14 +183,9 @@ class Upstream:
         self._observe = observe
         if transport is None:
             transport = AiohttpTransport(max_connections=max_connections)
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"User-Agent": "runs-gateway"},
-            timeout=timeout,
-            transport=transport,
-            # Credentials are explicit per call; never read from ~/.netrc or the environment's proxies.
-            trust_env=False,
-        )
+        elif isinstance(transport, httpx.AsyncBaseTransport):
+            transport = HttpxTransport(transport)
+        self._transport: Transport = transport
 
     async def request(
         self,
@@ -204,6 +210,7 @@ class Upstream:
         sent = await self._headers(options, headers, content)
         call = _Call(method, path, params, content, sent, route or path)
         call.headers["accept"] = "application/json"  # as the SDKs send it
+        call.headers["accept-encoding"] = "gzip, deflate"  # what `decoding.py` inflates
         answer = await self._answered(call, options, stream=False)
         try:
             return self._json(answer)
@@ -240,27 +247,36 @@ class Upstream:
             media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
             if media_type != "text/event-stream":
                 raise UpstreamProtocolError(
-                    f"upstream answered HTTP {response.status_code} to a streamed call with a body that is "
+                    f"upstream answered HTTP {response.status} to a streamed call with a body that is "
                     "not an event stream"
                 )
-            capped = _CappedStream(response.stream, self._max_body)
-            response.stream = capped
-            async with aclosing(httpx_sse.EventSource(response).aiter_sse()) as source:
-                while True:
-                    async with asyncio.timeout(self._event_wait(options)):
+            capped = _CappedStream(response.chunks(), self._max_body)
+            # The parser reads an httpx.Response: one made here around the raw chunks, once per stream.
+            wrapped = httpx.Response(response.status, headers=_EVENT_STREAM, stream=capped)
+            async with (
+                asyncio.timeout(None) as bound,
+                aclosing(httpx_sse.EventSource(wrapped).aiter_sse()) as source,
+            ):
+                silences = Silences(bound, self._timeout, options.deadline)
+                try:
+                    while True:
+                        silences.waiting()
                         event = await anext(source, None)
-                    if event is None:
-                        if self._dialect.closes_streams:
+                        silences.came()
+                        if event is None:
+                            if self._dialect.closes_streams:
+                                return
+                            raise StreamBroken(count)
+                        capped.taken()
+                        name, data = self._event(event.event, event.data)
+                        if name == "done":
                             return
-                        raise StreamBroken(count)
-                    capped.taken()
-                    name, data = self._event(event.event, event.data)
-                    if name == "done":
-                        return
-                    if name == "error":
-                        raise self._event_error(data, call.headers)
-                    count += 1
-                    yield name, data
+                        if name == "error":
+                            raise self._event_error(data, call.headers)
+                        count += 1
+                        yield name, data
+                finally:
+                    silences.close()
         except httpx_sse.SSEError as exc:
             raise UpstreamProtocolError(f"upstream sent a malformed event stream: {exc}") from None
         except httpx.TransportError as exc:
@@ -271,7 +287,7 @@ class Upstream:
     async def aclose(self) -> None:
         """Close the pooled connections (and what the credential holds); nothing is retried from now on."""
         self._closed = True
-        await self._client.aclose()
+        await self._transport.aclose()
         await self._auth.aclose()
 
     async def _answered(self, call: _Call, options: CallOptions, *, stream: bool) -> _Answer:
@@ -283,20 +299,21 @@ class Upstream:
         retries = 0
         while True:
             try:
-                with tracing.client_span(self._client, call, retries) as span:
+                with tracing.client_span(self.server, call, retries) as span:
                     answer = await self._attempt(call, options, stream)
-                    span.answered(answer.response)
+                    span.answered(answer.response.status)
             except (httpx.TransportError, TimeoutError) as exc:
                 if not await self._backoff(options, retries, retry.retryable_error(exc, safe), None, exc):
                     raise
             else:
-                if answer.response.is_success:
+                status = answer.response.status
+                if 200 <= status < 300:
                     return answer
                 self._budget.give(answer.held)  # an error's body is read into the error here
-                if answer.response.is_redirect or 300 <= answer.response.status_code < 400:
+                if 300 <= status < 400:
                     raise _redirected(answer.response)
                 error = self._error(answer, call.headers)
-                again = retry.retryable_status(answer.response.status_code, safe, answer.response.headers)
+                again = retry.retryable_status(status, safe, answer.response.headers)
                 if not await self._backoff(options, retries, again, answer.response.headers, error):
                     raise error
             retries += 1
@@ -309,19 +326,18 @@ class Upstream:
         started, outcome = time.perf_counter(), "unknown"
         try:
             async with asyncio.timeout(timeout):
-                request = self._client.build_request(
+                response = await self._transport.send(
                     call.method,
-                    call.path,
-                    params=_with_query(self._query, call.params) if self._query else call.params,
-                    content=call.content,
-                    headers=call.headers,
-                    # A stream's reads are bounded per event by `events` (httpx's read timeout would end
-                    # a silence as a broken connection, not as the timeout it is).
-                    timeout=httpx.Timeout(timeout, read=None) if stream else timeout,
+                    self._url(call),
+                    call.headers,
+                    call.content,
+                    connect=timeout,
+                    # A stream's reads are bounded per event by `events` (a read timeout would end a
+                    # silence as a broken connection, not as the timeout it is).
+                    read=None if stream else timeout,
                 )
-                response = await self._client.send(request, stream=True)
                 body, held = bytearray(), 0
-                if not stream or not response.is_success:
+                if not stream or not 200 <= response.status < 300:
                     try:
                         body, held = await self._read(response)
                     finally:
@@ -330,7 +346,7 @@ class Upstream:
                         except BaseException:
                             self._budget.give(held)
                             raise
-            outcome = str(response.status_code)
+            outcome = str(response.status)
         except BaseException as exc:
             outcome = type(exc).__name__
             raise
@@ -340,14 +356,22 @@ class Upstream:
         if exchange is not None:
             # An upstream may echo a credential in any header it returns: none reaches a trailer or a log.
             secrets = self._secrets(call.headers)
-            returned = metadata.returned_metadata(response.headers.multi_items())
-            exchange.status = response.status_code
+            returned = metadata.returned_metadata(response.headers.items())
+            exchange.status = response.status
             exchange.request_id = _redact_all(response.headers.get("x-request-id"), secrets)
             exchange.metadata = tuple((name, _redact(value, secrets)) for name, value in returned)
             exchange.poll_after = _milliseconds(response.headers.get("openai-poll-after-ms"))
         return _Answer(response, body, held)
 
-    async def _read(self, response: httpx.Response) -> tuple[bytearray, int]:
+    def _url(self, call: _Call) -> str:
+        """The call's URL: the base, its path (quoted already), the base's query, then the call's own."""
+        query = self._query
+        if call.params:
+            own = urllib.parse.urlencode(_pairs(call.params))
+            query = f"{query}&{own}" if query else own
+        return f"{self._base}{call.path}?{query}" if query else f"{self._base}{call.path}"
+
+    async def _read(self, response: Response) -> tuple[bytearray, int]:
         """The body, decoded, and the bytes of the shared budget it holds (give them back when done).
 
         It is inflated a step at a time and refused as soon as it passes the per-body cap, or as soon as
@@ -360,12 +384,8 @@ class Upstream:
         except Unreadable as exc:
             raise UpstreamProtocolError(str(exc)) from None
         body = bytearray()
-        if response.is_stream_consumed:  # read already, by a test's transport: its content is decoded
-            decoder, chunks = Decoder(None), _once(response.content)
-        else:
-            chunks = response.aiter_raw()
         try:
-            async for raw in chunks:
+            async for raw in response.chunks():
                 for piece in decoder.feed(raw):
                     if len(body) + len(piece) > self._max_body:
                         raise self._too_large(response)
@@ -382,9 +402,9 @@ class Upstream:
             raise
         return body, len(body)
 
-    def _too_large(self, response: httpx.Response) -> UpstreamProtocolError:
+    def _too_large(self, response: Response) -> UpstreamProtocolError:
         return UpstreamProtocolError(
-            f"upstream answered HTTP {response.status_code} with a body over {self._max_body} bytes"
+            f"upstream answered HTTP {response.status} with a body over {self._max_body} bytes"
         )
 
     async def _backoff(
@@ -418,20 +438,10 @@ class Upstream:
             raise DeadlineExceeded("the deadline passed before the upstream call")
         return left
 
-    def _event_wait(self, options: CallOptions) -> float:
-        """How long to wait for the next event: the timeout, or less when the client's deadline comes first
-        (a stream may last longer than the timeout, a silence may not)."""
-        if options.deadline is None:
-            return self._timeout
-        left = options.deadline - time.monotonic()
-        if left <= 0:
-            raise DeadlineExceeded("the deadline passed while the run was streaming")
-        return min(left, self._timeout)
-
     async def _headers(
         self, options: CallOptions, extra: Mapping[str, str] | None, content: bytes | None
     ) -> dict[str, str]:
-        headers = {**self._static, **options.headers} if self._static else dict(options.headers)
+        headers = {"user-agent": "runs-gateway", **self._static, **options.headers}
         if extra:
             headers.update(extra)
             if not self._dialect.send_beta:
@@ -500,9 +510,9 @@ class Upstream:
         )
 
     def _json(self, answer: _Answer) -> dict[str, Any]:
-        status = answer.response.status_code
+        status = answer.response.status
         try:
-            data = jsonlib.loads(answer.body)
+            data = convert.loads(answer.body)
         except ValueError as exc:
             raise UpstreamProtocolError(
                 f"upstream answered HTTP {status} with a body that is not JSON"
@@ -523,9 +533,9 @@ class Upstream:
         def clean(text: str | None) -> str | None:
             return _redact(text, secrets) if text else None
 
-        fallback = f"upstream answered HTTP {response.status_code} {response.reason_phrase}".strip()
+        fallback = f"upstream answered HTTP {response.status} {response.reason}".strip()
         return UpstreamError(
-            response.status_code,
+            response.status,
             clean(body.message) or fallback,
             type=clean(body.type),
             param=clean(body.param),
@@ -546,12 +556,12 @@ def _redact(message: str, secrets: Iterable[str]) -> str:
     return message
 
 
-def _redirected(response: httpx.Response) -> UpstreamProtocolError:
+def _redirected(response: Response) -> UpstreamProtocolError:
     """Only a 2xx is an answer: a redirect is never followed (it may lead anywhere, a cloud's metadata
     address included), nor is its body taken for the answer."""
     where = response.headers.get("location", "")[:200]
     return UpstreamProtocolError(
-        f"upstream answered HTTP {response.status_code}, a redirect{f' to {where}' if where else ''}: the "
+        f"upstream answered HTTP {response.status}, a redirect{f' to {where}' if where else ''}: the "
         "gateway follows no redirects; point --upstream at the URL the API is served at"
     )
 
@@ -570,10 +580,6 @@ def scaled_times(value: Any, scale: int) -> Any:
     return value
 
 
-async def _once(content: bytes) -> AsyncIterator[bytes]:
-    yield content
-
-
 def _redact_all(value: str | None, secrets: Iterable[str]) -> str | None:
     return _redact(value, secrets) if value else value
 
@@ -588,15 +594,15 @@ def split_base_url(base_url: str, dialect: Dialect) -> tuple[str, tuple[tuple[st
     return str(url.copy_with(query=None)).rstrip("/"), (*defaults, *own)
 
 
-def _with_query(query: tuple[tuple[str, str], ...], params: Params | None) -> httpx.QueryParams:
-    """The base URL's query, then a call's own parameters (a list: one parameter per value)."""
-    pairs: list[tuple[str, str | int | float | bool | None]] = list(query)
-    for name, value in (params or {}).items():
+def _pairs(params: Params) -> list[tuple[str, str | int]]:
+    """A call's parameters as pairs (a list: one parameter per value)."""
+    pairs: list[tuple[str, str | int]] = []
+    for name, value in params.items():
         if isinstance(value, list):
             pairs.extend((name, item) for item in value)
         else:
             pairs.append((name, value))
-    return httpx.QueryParams(pairs)
+    return pairs
 
 
 def _str_or_none(value: object) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v2 import runs_service_pb2 as pb_v2
 
-from gateway.convert import ConversionError, encode, enum_to_rest, to_message, to_rest
+from gateway.convert import ConversionError, encode, enum_to_rest, loads, to_message, to_rest
 from gateway.routes import ROUTES
 
 JSON = dict[str, Any]
@@ -1001,3 +1001,43 @@ def test_a_number_that_is_no_integer_is_refused_with_its_path_and_value(
     with pytest.raises(ConversionError) as raised:
         run_response(run)
     assert str(raised.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"b": 1, "a": [1.0, 1e+16, -0.0, 2.5e-300, "é\\u00e9"], "n": null, "t": true}',
+        '{"big": 123456789012345678901234567890, "neg": -18446744073709551617}',
+        '{"x": NaN, "y": Infinity, "z": -Infinity}',
+        '{"lone": "\\ud800"}',
+        '{"k": 1, "k": 2}',
+        "[]",
+        '"text"',
+    ],
+)
+def test_loads_gives_what_the_standard_library_gives(text: str) -> None:
+    for form in (text, text.encode(), bytearray(text.encode())):
+        expected, got = json.loads(form), loads(form)
+        assert repr(got) == repr(expected)  # repr: NaN equals nothing, and 1.0 is not 1
+        assert [type(value) for value in _leaves(got)] == [type(value) for value in _leaves(expected)]
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": }', b"\xff\xfe{}", "[1,]"])
+def test_loads_refuses_what_the_standard_library_refuses_with_its_error(text: str | bytes) -> None:
+    def refusal(read: Callable[[str | bytes], object]) -> tuple[type[Exception], str] | None:
+        try:
+            read(text)
+        except ValueError as exc:
+            return type(exc), str(exc)
+        return None
+
+    assert refusal(json.loads) is not None
+    assert refusal(loads) == refusal(json.loads)
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
