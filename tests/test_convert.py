@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
@@ -22,7 +25,8 @@ from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v2 import runs_service_pb2 as pb_v2
 
-from gateway.convert import ConversionError, encode, enum_to_rest, loads, to_message, to_rest
+import gateway.convert as conversion
+from gateway.convert import ConversionError, encode, enum_to_rest, json_text, loads, to_message, to_rest
 from gateway.routes import ROUTES
 
 JSON = dict[str, Any]
@@ -1041,3 +1045,89 @@ def _leaves(value: object) -> list[object]:
     if isinstance(value, list):
         return [leaf for item in value for leaf in _leaves(item)]
     return [value]
+
+
+def _random_json(rnd: random.Random, depth: int = 0) -> Any:
+    """A JSON value of every kind that json.loads gives: strings of any character (control characters,
+    quotes, non-ASCII, "null" and exponent look-alikes), floats of every magnitude with NaN and Infinity,
+    integers beyond 64 bits, and nested arrays and objects."""
+    pieces = [chr(c) for c in range(0x80)] + ["é", "€", "\u2028", "😀", "\ud800", "null", ":null", "1e5"]
+    floats = [0.0, -0.0, 1.0, 0.1, 1e16, 1e-7, 5e-324, 1.7976931348623157e308, math.nan, math.inf, -math.inf]
+    integers = [0, -1, 2**63 - 1, 2**64, -(2**63), 2**70]
+    kind = rnd.randrange(8 if depth < 3 else 5)
+    if kind == 0:
+        return "".join(rnd.choice(pieces) for _ in range(rnd.randrange(8)))
+    if kind == 1:
+        return rnd.choice([*floats, rnd.uniform(-1e20, 1e20), rnd.random()])
+    if kind == 2:
+        return rnd.choice([*integers, rnd.randint(-(10**6), 10**6)])
+    if kind in (3, 4):
+        return rnd.choice([True, False, None])
+    if kind == 5:
+        return [_random_json(rnd, depth + 1) for _ in range(rnd.randrange(5))]
+    return {_random_json(rnd, 3) if kind == 6 else "k": _random_json(rnd, depth + 1) for _ in range(4)}
+
+
+def test_json_text_is_json_of_the_same_value_and_the_standard_librarys_text_where_json_is_strict() -> None:
+    # 20,000 random values (seeded) whose strings and numbers include every case where orjson and the
+    # standard library could differ: the text always reads back as the value (a NaN or an Infinity as null,
+    # since JSON has neither), and it is the standard library's text unless it holds a float written with an
+    # exponent or a number JSON has not.
+    rnd = random.Random(20261207)
+    for _ in range(20_000):
+        value = _random_json(rnd)
+        text = json_text(value)
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:  # refused by orjson: the standard library's text, NaN as NaN
+            assert text == json.dumps(value, ensure_ascii=False, separators=(",", ":")), repr(value)
+            continue
+        assert repr(json.loads(text)) == repr(_nulled(value)), repr(value)
+        if not any(
+            type(leaf) is float and ("e" in repr(leaf) or not math.isfinite(leaf)) for leaf in _leaves(value)
+        ):
+            assert text == json.dumps(value, ensure_ascii=False, separators=(",", ":")), repr(value)
+
+
+def _nulled(value: Any) -> Any:
+    """`value` with every NaN and Infinity made None, as JSON text writes them."""
+    if isinstance(value, dict):
+        return {key: _nulled(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nulled(item) for item in value]
+    return None if type(value) is float and not math.isfinite(value) else value
+
+
+def test_the_same_parameters_schema_in_many_runs_converts_alike_and_stays_apart() -> None:
+    # A Struct is built once for a JSON text and copied into each message: every run has its own copy,
+    # equal to one built from scratch, and changing one changes no other.
+    page = [rest("run_full") for _ in range(3)]
+    runs = to_message({"runs": page}, pb.ListRunsResponse).runs
+    fresh = json_format.ParseDict(rest("run_full"), res.Run(), ignore_unknown_fields=True)
+    assert all(run.tools[2].function.parameters == fresh.tools[2].function.parameters for run in runs)
+    runs[0].tools[2].function.parameters["type"] = "changed"
+    again = to_message({"runs": [rest("run_full")]}, pb.ListRunsResponse).runs[0]
+    assert runs[1].tools[2].function.parameters["type"] == "object"
+    assert again.tools[2].function.parameters == fresh.tools[2].function.parameters
+
+
+def test_the_struct_cache_is_bounded() -> None:
+    schemas = [{"type": "object", "title": f"schema {n}"} for n in range(conversion._STRUCT_CACHE_SIZE + 10)]
+    big = {"type": "object", "description": "x" * conversion._STRUCT_CACHE_TEXT}
+    for schema in [*schemas, big]:
+        run = rest("run_full")
+        run["tools"][2]["function"]["parameters"] = schema
+        assert to_message(run, res.Run).tools[2].function.parameters_json == json_text(schema)
+    assert len(conversion._STRUCTS) <= conversion._STRUCT_CACHE_SIZE
+    assert json_text(big) not in conversion._STRUCTS  # too large to keep
+    assert json_text(schemas[-1]) in conversion._STRUCTS  # the newest kept, the oldest let go
+    assert json_text(schemas[0]) not in conversion._STRUCTS
+
+
+def test_an_integer_written_as_a_float_deep_in_a_page_takes_the_exact_pass() -> None:
+    # The quick pass hands integers to protobuf as they are; one written `1796603244.0` is refused there and
+    # converted by the exact pass, the rest of the page alike.
+    page = [rest("run_full") for _ in range(3)]
+    page[2]["usage"]["total_tokens"] = 30.0
+    runs = to_message({"runs": page}, pb.ListRunsResponse).runs
+    assert [run.usage.total_tokens for run in runs] == [page[0]["usage"]["total_tokens"]] * 2 + [30]
