@@ -2,9 +2,9 @@
 
 `configure()` puts a `QueueHandler` on the root logger, so a log call costs its caller (the event loop) a
 record and a `put_nowait`, never a write: when the queue is full the record is dropped and counted
-(`runs_gateway_log_records_dropped_total`, and a `gateway.logs` line once lines flow again). A
-`QueueListener` thread formats each record (`JsonFormatter`, once) and writes it to stderr; a stderr that
-nobody reads blocks that thread only.
+(`runs_gateway_log_records_dropped_total`, and a `gateway.logs` line once lines flow again). A writer
+thread takes what is queued every 50 ms (it is not woken per record), formats each record (`JsonFormatter`,
+once) and writes them to stderr in one write; a stderr that nobody reads blocks that thread only.
 
 gRPC core writes its own lines from C straight to file descriptor 2, where no Python handler sees them. So fd
 2 becomes a pipe, drained by a thread that turns each line into a record on the same queue: logger `grpc`,
@@ -27,8 +27,9 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from logging.handlers import QueueHandler, QueueListener
+from logging.handlers import QueueHandler
 
+import orjson
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
@@ -39,6 +40,10 @@ FLUSH_SECONDS = 5.0
 """How long exit waits for the queued records to be written: a stuck stderr is not waited on any longer."""
 REPORT_SECONDS = 1.0
 """While records are being dropped, a `gateway.logs` line says how many at most this often (and at exit)."""
+BATCH_SECONDS = 0.05
+"""How often the writer thread takes what was queued: a line reaches stderr at most this late."""
+BATCH_RECORDS = 1000
+"""The most records written at once."""
 PIPE_BYTES = 1 << 20
 """The capacity asked for the pipe behind fd 2 (Linux's default ceiling for a user): see `Capture`."""
 LINE_BYTES = 64 * 1024
@@ -62,11 +67,21 @@ CORE_LEVELS = {
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and the record's `fields`."""
+    """One JSON object per line: time, level, logger, message, and the record's `fields`.
+
+    orjson writes it (the standard library for what orjson refuses: a lone surrogate, an integer beyond 64
+    bits), and the time's text is made once a second: the writer thread holds the GIL while it formats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second, self._stamp = -1, ""
 
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -74,9 +89,10 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-    converter = time.gmtime  # type: ignore[assignment]
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            return json.dumps(entry, default=str)
 
 
 class Drops:
@@ -144,11 +160,23 @@ class FdWriter(logging.Handler):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.write(self.format(record))
-        except Exception:  # a closed stderr, or a record that cannot be formatted: printing it would loop
-            self.drops.add()
-            return
+        self.write_all([record])
+
+    def write_all(self, records: list[logging.LogRecord]) -> None:
+        """Format `records` and write them in one write."""
+        lines = []
+        for record in records:
+            try:
+                lines.append(self.format(record))
+            except Exception:  # a record that cannot be formatted: printing it would loop
+                self.drops.add()
+        if lines:
+            try:
+                self.write("\n".join(lines))
+            except Exception:  # a closed stderr
+                for _ in lines:
+                    self.drops.add()
+                return
         self.report()
 
     def write(self, line: str) -> None:
@@ -275,19 +303,52 @@ def _grow(pipe: int) -> None:
         return  # elsewhere than Linux, or above the system's ceiling: the default size
 
 
-class _Listener(QueueListener):
-    def __init__(self, records: Records, handler: logging.Handler) -> None:
-        super().__init__(records, handler)
+class _Listener:
+    """The writer thread: every `BATCH_SECONDS` it takes all the records queued and writes them at once.
+
+    It is not woken per record: a wake-up per line (a lock, a thread switch, the GIL handed over and back)
+    cost the event loop's process more than the line itself, about 0.08 ms of CPU per RPC at one line each
+    (measured with GetRun, access log on and off)."""
+
+    def __init__(self, records: Records, handler: FdWriter) -> None:
         self._records = records
+        self._handler = handler
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name="log-writer", daemon=True
+        )
+
+    def start(self) -> None:
+        if self._thread is not None:
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch: list[logging.LogRecord] = []
+            ended = False
+            with suppress(queue.Empty):
+                while len(batch) < BATCH_RECORDS:
+                    record = self._records.get_nowait()
+                    if record is None:
+                        ended = True
+                        break
+                    batch.append(record)
+            if batch:
+                self._handler.write_all(batch)
+            if ended:
+                return
+            if len(batch) < BATCH_RECORDS:
+                self._stopping.wait(BATCH_SECONDS)
 
     def stop_within(self, seconds: float) -> bool:
-        """Stop after the records queued so far, waiting `seconds` at most: `stop()` waits for ever on a
-        full queue behind a stuck write. True when the thread has written them all and ended."""
+        """Stop after the records queued so far, waiting `seconds` at most (a full queue behind a stuck
+        write would make a plain stop wait for ever). True when the thread has written them all and ended."""
         deadline = time.monotonic() + seconds
         try:
             self._records.put(None, timeout=seconds)
         except queue.Full:
             return False
+        self._stopping.set()
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
         return self._thread is None or not self._thread.is_alive()

@@ -1,8 +1,9 @@
 """Observability: one structured log line and the Prometheus metrics of every RPC, and of every upstream call.
 
-A server interceptor wraps each handler: it counts the RPC with the metric names of go-grpc-prometheus
-(`grpc_server_started_total`, `grpc_server_handled_total`, `grpc_server_handling_seconds`,
-`grpc_server_msg_sent_total`, labels grpc_type / grpc_service / grpc_method / grpc_code), so existing
+Each method's handler is wrapped as its service is registered (`Observer.on`): it counts the RPC with the
+metric names of go-grpc-prometheus (`grpc_server_started_total`, `grpc_server_handled_total`,
+`grpc_server_handling_seconds`, `grpc_server_msg_sent_total`, labels grpc_type / grpc_service / grpc_method
+/ grpc_code), so existing
 dashboards work, and logs one JSON line with the method, the code, the duration, the messages a stream sent
 (a streamed run's events), and what the upstream answered (status, `x-request-id`), which the upstream
 client records in an `Exchange` bound to the RPC's context. Logs carry no headers, metadata or
@@ -15,7 +16,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import aclosing, contextmanager, suppress
 from typing import Any
 
@@ -148,34 +149,25 @@ class _Children:
         return child
 
 
-class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic in stubs only
+class Observer:
     """Counts, times and logs every RPC the server handles.
 
-    The observed handler of a method is built once and kept: grpc.aio asks the interceptor for every RPC,
-    and the services' handlers never change once the server runs. Unknown methods are not kept, so a client
-    cannot grow the cache.
+    It wraps each method's handler once, as a service is registered (`on(server)`), not as a gRPC
+    interceptor: with any interceptor grpc.aio runs its interceptor pipeline (a coroutine and a lookup) for
+    every RPC, measured at about a seventh of a GetRun's gateway CPU (0.84 -> 0.73 ms), and the handlers of
+    a running server never change.
     """
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
-        self._observed: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        observed = self._observed.get(handler_call_details.method)
-        if observed is not None:
-            return observed
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        observed = self._wrap(handler, handler_call_details.method)
-        self._observed[handler_call_details.method] = observed
-        return observed
+    def on(self, server: grpc.aio.Server) -> Registrar:
+        """Where to register services on `server` so that every method of theirs is observed: pass it to
+        the `add_*Servicer_to_server` functions in the server's place."""
+        return Registrar(server, self)
 
-    def _wrap(self, handler: grpc.RpcMethodHandler[Any, Any], path: str) -> grpc.RpcMethodHandler[Any, Any]:
+    def wrap(self, handler: grpc.RpcMethodHandler[Any, Any], path: str) -> grpc.RpcMethodHandler[Any, Any]:
+        """`handler` (of the method `/service/Method`), observed."""
         service, _, method = path.lstrip("/").rpartition("/")
         if handler.unary_unary:
             children = _Children(self._metrics, ("unary", service, method))
@@ -251,3 +243,43 @@ class Observer(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic
                         }
                     },
                 )
+
+
+class Registrar:
+    """Stands in for a grpc.aio server while services are registered, handing the server each method's
+    handler observed (the registered ones, looked up first, and the generic ones behind them)."""
+
+    def __init__(self, server: grpc.aio.Server, observer: Observer) -> None:
+        self._server = server
+        self._observer = observer
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        observed = {name: self._observer.wrap(h, f"/{service}/{name}") for name, h in handlers.items()}
+        self._server.add_registered_method_handlers(service, observed)  # type: ignore[attr-defined]
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler[Any, Any]]) -> None:
+        self._server.add_generic_rpc_handlers([_ObservedGeneric(h, self._observer) for h in handlers])
+
+
+class _ObservedGeneric(grpc.GenericRpcHandler):  # type: ignore[type-arg]  # generic in stubs only
+    """A generic handler whose methods' handlers are observed, each wrapped once. Unknown methods are not
+    kept, so a client cannot grow the cache."""
+
+    def __init__(self, handler: grpc.GenericRpcHandler[Any, Any], observer: Observer) -> None:
+        self._handler = handler
+        self._observer = observer
+        self._observed: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        path = handler_call_details.method
+        observed = self._observed.get(path)
+        if observed is None:
+            handler = self._handler.service(handler_call_details)
+            if handler is None:
+                return None
+            observed = self._observed[path] = self._observer.wrap(handler, path)
+        return observed

@@ -1,7 +1,7 @@
 """Building and running the gRPC server: `build_server()` wires it, `serve()` runs it, `main()` is the CLI.
 
 The server carries RunsService, the standard health service (`grpc.health.v1.Health`) and server
-reflection, behind the observing interceptor. `serve()` listens on TCP (with TLS or mTLS when certificate
+reflection, each method observed (`observe.py`). `serve()` listens on TCP (with TLS or mTLS when certificate
 files are given) and/or a Unix domain socket, reports SERVING once it serves, and on SIGTERM or SIGINT (or
 when its `stop` event is set) reports NOT_SERVING, refuses new RPCs, gives in-flight ones `grace` seconds,
 closes the upstream connections and returns, so the process exits 0.
@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 import grpc
 import httpx
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from gateway import logs, tracing
 from gateway.auth import Auth, EntraTokens, NoAuth, StaticKey, TokenCredential, default_azure_credential
@@ -42,6 +42,7 @@ SERVICES = tuple(api.service for api in APIS)
 log = logging.getLogger("gateway")
 # The documented asyncio health servicer; grpcio-health-checking's type stubs do not declare `health.aio`.
 AsyncHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
+AsyncReflectionServicer: Any = reflection.aio.ReflectionServicer  # type: ignore[attr-defined]  # likewise
 
 
 def build_auth(settings: Settings, credential: TokenCredential | None = None) -> Auth:
@@ -100,13 +101,15 @@ def build_server(
     metrics.observe_watches(gateway.watches)
     admission = Admission(settings.max_concurrent_rpcs)
     metrics.observe_admission(admission)
-    server = grpc.aio.server(interceptors=[Observer(metrics)], options=server_options(settings))
+    server = grpc.aio.server(options=server_options(settings))
+    observed: Any = Observer(metrics).on(server)  # registers each service with its methods observed
     for api in APIS:
-        RunsServicer(gateway, api, admission).add_to_server(server)
+        RunsServicer(gateway, api, admission).add_to_server(observed)
     health_servicer = AsyncHealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, observed)
     names = (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME)
-    reflection.enable_server_reflection(names, server)
+    # What `reflection.enable_server_reflection` does for a grpc.aio server (it tells one by its class).
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(AsyncReflectionServicer(names), observed)
     return Built(server, gateway, health_servicer, metrics, admission)
 
 

@@ -173,7 +173,7 @@ def _check_decoded(request: Message) -> None:
 
 
 def _exchange() -> Exchange:
-    # The observing interceptor binds one to the RPC for its access log; without it, the servicer does.
+    # The observer binds one to the RPC for its access log; without it, the servicer does.
     exchange = current_exchange.get()
     if exchange is None:
         exchange = Exchange()
