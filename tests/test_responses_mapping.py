@@ -552,6 +552,12 @@ STATUSES = [
         "expired",
     ),
     (
+        "expired, its response cancelled for it",
+        {"expires_at": T0 + 600},
+        [response("resp_1", "cancelled")],
+        "expired",
+    ),
+    (
         "not expired once completed",
         {"expires_at": T0 + 600},
         [response("resp_1", output=[text_item()])],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from gateway.responses import mapping
 from gateway.responses.mapping import (
     JSON,
     MESSAGE_INCOMPLETE,
@@ -81,6 +82,7 @@ class RunStream:
         self._calls: dict[str, tuple[str, int]] = {}
         self._arguments: dict[str, str] = {}
         self._messages: set[str] = set()
+        self._done_message: JSON | None = None
 
     def feed(self, name: str, data: JSON, now: int) -> list[Event]:
         """The Assistants events that the Responses event `name` (its data decoded) stands for, `now` the
@@ -133,7 +135,7 @@ class RunStream:
     def _end(self, now: int) -> list[Event]:
         self.finished = True
         status, _ = run_status(self.record, self._chain(), now)
-        events = self._close_group(now, final=True) + self._close_messages(status, now)
+        events = self._close_message(now) + self._close_group(now) + self._close_messages(status, now)
         events.append(Event(f"thread.run.{status}", self._run(now)))
         return [*events, Event("done", DONE)]
 
@@ -166,8 +168,9 @@ class RunStream:
         item = data.get("item") or {}
         self._put(data, item)
         kind = item.get("type")
+        events = self._close_message(now) if kind in STEP_BREAKS or kind in TOOL_ITEMS else []
         if kind in STEP_BREAKS:
-            events = self._close_group(now)
+            events += self._close_group(now)
             step = self._step([item], now)
             self._messages.add(item["id"])
             message = message_object(self.record, item, now)
@@ -179,7 +182,6 @@ class RunStream:
             ]
         if kind not in TOOL_ITEMS:
             return []
-        events = []
         if self._group is None:
             self._group = _Group(step_id(self.response["id"], item["id"]))
             step = {**self._step([item], now), "step_details": {"type": "tool_calls", "tool_calls": []}}
@@ -198,11 +200,8 @@ class RunStream:
             message = message_object(
                 self.record, item, now, now, MESSAGE_INCOMPLETE.get(reason or "", "max_tokens")
             )
-            events = [Event(f"thread.message.{message['status']}", message)]
-            step = self._step([item], now)
-            if step["status"] != "in_progress":
-                events.append(Event(f"thread.run.step.{step['status']}", step))
-            return events
+            self._done_message = item  # its step ends when the next step begins or the response ends
+            return [Event(f"thread.message.{message['status']}", message)]
         if item.get("type") == "function_call" and item.get("id") in self._calls:
             seen = self._arguments.get(item["id"], "")
             final = item.get("arguments") or ""
@@ -282,7 +281,26 @@ class RunStream:
         delta = {"id": item_id, "object": "thread.message.delta", "delta": {"content": [part]}}
         return [Event("thread.message.delta", delta)]
 
-    def _close_group(self, now: int, final: bool = False) -> list[Event]:
+    def _close_message(self, now: int) -> list[Event]:
+        """End the step of the message last completed: once the next step begins, or at the response's end
+        (then with the response's usage, as `run_steps` gives it)."""
+        item, self._done_message = self._done_message, None
+        return [] if item is None else self._step_ended([item], now)
+
+    def _step_ended(self, group: list[JSON], now: int) -> list[Event]:
+        """The event of a step that ended now; none while it waits (function calls without outputs). Before
+        the response ends its time is the stream's (a stored response keeps no time per item)."""
+        step = self._step(group, now)
+        if step["status"] == "in_progress":
+            return []
+        if self.finished:
+            steps = mapping.run_steps(self.record, self._chain(), now)
+            step = next((s for s in steps if s["id"] == step["id"]), step)
+        elif step["status"] == "completed":
+            step["completed_at"] = now
+        return [Event(f"thread.run.step.{step['status']}", step)]
+
+    def _close_group(self, now: int) -> list[Event]:
         """End the open tool calls step: completed with its calls when they are all built-in; a step of
         function calls stays in_progress until its outputs come (or, at the end, follows the run)."""
         group, self._group = self._group, None
@@ -291,10 +309,7 @@ class RunStream:
         items = [item for item in self.response.get("output") or [] if item.get("id") in group.calls]
         if not items:
             return []
-        step = self._step(items, now)
-        if step["status"] == "in_progress":
-            return []
-        return [Event(f"thread.run.step.{step['status']}", step)]
+        return self._step_ended(items, now)
 
     def _close_messages(self, status: str, now: int) -> list[Event]:
         """The messages still open when the response ended (failed, cancelled): incomplete, their steps

@@ -328,9 +328,15 @@ def run_object(record: RunRecord, responses: list[JSON], now: int) -> JSON:
 def run_status(record: RunRecord, responses: list[JSON], now: int) -> tuple[str, JSON | None]:
     """The run's status, with its `last_error` (failed) or `incomplete_details` (incomplete)."""
     status, detail = _chain_status(record, responses)
-    if status in ("queued", "in_progress", "requires_action", "cancelling") and _expired(record, now):
+    # A response the adapter cancelled because the run expired (no CancelRun asked for it) is the expiry.
+    expiring = status in ACTIVE or (status == "cancelled" and record.cancel_requested_at is None)
+    if expiring and _expired(record, now):
         return "expired", None
     return status, detail
+
+
+ACTIVE = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
+"""The statuses of a run that may still expire."""
 
 
 def _chain_status(record: RunRecord, responses: list[JSON]) -> tuple[str, JSON | None]:
