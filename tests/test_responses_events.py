@@ -128,6 +128,15 @@ def names(events: list[Event]) -> list[str]:
 
 
 TEXT = text_item("msg_1", "It is sunny in Paris.")
+OPENING = ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
+"""How the first leg of a run opens its stream."""
+MESSAGE_BEGINS = [
+    "thread.run.step.created",
+    "thread.run.step.in_progress",
+    "thread.message.created",
+    "thread.message.in_progress",
+]
+"""How a message (and its step) begins."""
 
 
 def test_a_text_run_streams_as_the_assistants_api_does() -> None:
@@ -137,13 +146,8 @@ def test_a_text_run_streams_as_the_assistants_api_does() -> None:
         RunStream(record()), [*head, *message_events(TEXT, 0, ["It is ", "sunny ", "in Paris."]), *tail]
     )
     assert names(events) == [
-        "thread.run.created",
-        "thread.run.queued",
-        "thread.run.in_progress",
-        "thread.run.step.created",
-        "thread.run.step.in_progress",
-        "thread.message.created",
-        "thread.message.in_progress",
+        *OPENING,
+        *MESSAGE_BEGINS,
         "thread.message.delta",
         "thread.message.delta",
         "thread.message.delta",
@@ -186,9 +190,7 @@ def test_a_function_call_run_rests_in_requires_action() -> None:
     ]
     events = translate(RunStream(record()), [*head, *body, *tail])
     assert names(events) == [
-        "thread.run.created",
-        "thread.run.queued",
-        "thread.run.in_progress",
+        *OPENING,
         "thread.run.step.created",
         "thread.run.step.in_progress",
         "thread.run.step.delta",  # call_1 announced
@@ -242,10 +244,7 @@ def test_the_second_leg_continues_the_same_run() -> None:
         "thread.run.queued",
         "thread.run.step.completed",  # the tool calls of the first leg, their outputs in
         "thread.run.in_progress",
-        "thread.run.step.created",
-        "thread.run.step.in_progress",
-        "thread.message.created",
-        "thread.message.in_progress",
+        *MESSAGE_BEGINS,
         "thread.message.delta",
         "thread.message.completed",
         "thread.run.step.completed",
