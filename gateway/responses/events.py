@@ -312,11 +312,12 @@ class RunStream:
         return self._step_ended(items, now)
 
     def _close_messages(self, status: str, now: int) -> list[Event]:
-        """The messages still open when the response ended (failed, cancelled): incomplete, their steps
-        ended with the run."""
+        """The messages still open when the response ended: incomplete, for the run's end (run_failed,
+        run_cancelled, run_expired) or the response's reason, their steps ended with it."""
         events = []
         for item in [item for item in self.response.get("output") or [] if item.get("id") in self._messages]:
-            reason = ENDED_MESSAGE.get(status, "run_failed")
+            cause = (self.response.get("incomplete_details") or {}).get("reason") or ""
+            reason = ENDED_MESSAGE.get(status) or MESSAGE_INCOMPLETE.get(cause, "max_tokens")
             message = message_object(self.record, {**item, "status": "incomplete"}, now, now, reason)
             step = self._step([item], now)
             events += [
