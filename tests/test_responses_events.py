@@ -23,9 +23,9 @@ from test_responses_mapping import (
 )
 
 from gateway import core
-from gateway.responses import mapping
 from gateway.responses.assistants import effective_settings
 from gateway.responses.events import Event, RunStream
+from gateway.responses.steps import run_steps, step_id
 from gateway.routes import EVENTS_V2
 
 JSON = dict[str, Any]
@@ -168,7 +168,7 @@ def test_a_text_run_streams_as_the_assistants_api_does() -> None:
     assert (run["status"], run["usage"]["total_tokens"]) == ("completed", 380)
     assert [e.data["status"] for e in events[:3]] == ["queued", "queued", "in_progress"]
     # The step streamed is the step GetRunStep serves: same id, same object.
-    steps = mapping.run_steps(record(), [final])
+    steps = run_steps(record(), [final])
     assert events[-3].data == steps[0]
     assert events[3].data["id"] == steps[0]["id"]
     assert conforms(run, "RunObject") == []
@@ -213,7 +213,7 @@ def test_a_function_call_run_rests_in_requires_action() -> None:
         assert mine[0].function.name == "get_weather"
         assert "".join(d.function.arguments for d in mine) == call["arguments"]
     step_ids = {e.data["id"] for e in events if e.name.startswith("thread.run.step.")}
-    assert step_ids == {mapping.step_id("resp_1", "fc_1")}
+    assert step_ids == {step_id("resp_1", "fc_1")}
     run = messages[-1].run
     assert [c.id for c in run.required_action.submit_tool_outputs.tool_calls] == ["call_1", "call_2"]
     assert (
@@ -253,14 +253,14 @@ def test_the_second_leg_continues_the_same_run() -> None:
     ]
     through_gateway(events, SUBMIT_STREAM)
     tool_step = events[1].data
-    assert tool_step["id"] == mapping.step_id("resp_1", "fc_1")
+    assert tool_step["id"] == step_id("resp_1", "fc_1")
     assert [c["function"]["output"] for c in tool_step["step_details"]["tool_calls"]] == ["18C", "-3C"]
     assert tool_step["completed_at"] == T0 + 30
     run = events[-2].data
     assert run["usage"] == {"prompt_tokens": 250, "completion_tokens": 50, "total_tokens": 300}
     assert run["id"] == "run_1"
     assert run["required_action"] is None
-    assert [s["id"] for s in mapping.run_steps(answered, [first, final])] == [
+    assert [s["id"] for s in run_steps(answered, [first, final])] == [
         tool_step["id"],
         events[3].data["id"],
     ]

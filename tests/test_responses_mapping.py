@@ -15,7 +15,7 @@ import pytest
 from runs_gateway.assistants.v2 import resources_pb2 as v2
 
 from gateway import convert
-from gateway.responses import mapping
+from gateway.responses import mapping, requests
 from gateway.responses.assistants import (
     Assistant,
     AssistantsFileError,
@@ -23,7 +23,9 @@ from gateway.responses.assistants import (
     load_assistants,
     parse_assistants,
 )
-from gateway.responses.mapping import RunRecord, Unmappable
+from gateway.responses.mapping import RunRecord
+from gateway.responses.requests import Unmappable
+from gateway.responses.steps import FILE_SEARCH_CONTENT, message_object, run_steps, step_id, step_page
 
 JSON = dict[str, Any]
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared/openapi"
@@ -338,7 +340,7 @@ def test_the_first_leg_is_a_background_response_in_the_conversation() -> None:
         },
         {"role": "assistant", "content": [{"type": "text", "text": "Which city?"}]},
     ]
-    body = mapping.response_request(settings, "conv_1", messages)
+    body = requests.response_request(settings, "conv_1", messages)
     assert body == {
         "model": "gpt-4o",
         "background": True,
@@ -397,7 +399,7 @@ TOOL_CHOICES = [
 
 @pytest.mark.parametrize(("choice", "expected"), TOOL_CHOICES)
 def test_tool_choice_maps(choice: Any, expected: Any) -> None:
-    body = mapping.response_request(effective_settings(ASSISTANT, {"tool_choice": choice}), "conv_1")
+    body = requests.response_request(effective_settings(ASSISTANT, {"tool_choice": choice}), "conv_1")
     assert body["tool_choice"] == expected
 
 
@@ -417,7 +419,7 @@ FORMATS = [
 
 @pytest.mark.parametrize(("response_format", "text"), FORMATS)
 def test_response_format_becomes_text_format(response_format: Any, text: Any) -> None:
-    body = mapping.response_request(
+    body = requests.response_request(
         effective_settings(ASSISTANT, {"response_format": response_format}), "conv_1"
     )
     assert body.get("text") == text
@@ -450,23 +452,23 @@ def test_what_cannot_be_mapped_is_refused_with_a_stable_reason(
     request_: JSON, messages: Any, reason: str, field: str
 ) -> None:
     with pytest.raises(Unmappable) as raised:
-        mapping.response_request(effective_settings(ASSISTANT, request_), "conv_1", messages)
+        requests.response_request(effective_settings(ASSISTANT, request_), "conv_1", messages)
     assert (raised.value.reason, raised.value.field) == (reason, field)
 
 
 def test_file_search_without_vector_stores_is_refused() -> None:
     bare = Assistant(id="asst_2", model="m", tools=({"type": "file_search"},))
     with pytest.raises(Unmappable) as raised:
-        mapping.response_request(effective_settings(bare, {}), "conv_1")
+        requests.response_request(effective_settings(bare, {}), "conv_1")
     assert raised.value.reason == "FILE_SEARCH_WITHOUT_VECTOR_STORES"
 
 
 def test_truncation_auto_is_sent_as_the_assistants_default() -> None:
-    body = mapping.response_request(
+    body = requests.response_request(
         effective_settings(ASSISTANT, {"truncation_strategy": {"type": "auto"}}), "c"
     )
     assert body["truncation"] == "auto"
-    assert mapping.response_request(effective_settings(ASSISTANT, {}), "c")["truncation"] == "auto"
+    assert requests.response_request(effective_settings(ASSISTANT, {}), "c")["truncation"] == "auto"
 
 
 def test_submitted_outputs_start_the_next_leg_in_the_same_conversation() -> None:
@@ -477,7 +479,7 @@ def test_submitted_outputs_start_the_next_leg_in_the_same_conversation() -> None
         )
     ]
     outputs = [{"tool_call_id": "call_1", "output": "18C"}, {"tool_call_id": "call_2", "output": ""}]
-    body = mapping.tool_outputs_request(run, chain, outputs)
+    body = requests.tool_outputs_request(run, chain, outputs)
     assert body["input"] == [
         {"type": "function_call_output", "call_id": "call_1", "output": "18C"},
         {"type": "function_call_output", "call_id": "call_2", "output": ""},
@@ -486,18 +488,18 @@ def test_submitted_outputs_start_the_next_leg_in_the_same_conversation() -> None
     assert "previous_response_id" not in body
     assert body["instructions"] == "You answer about the weather."  # instructions are not carried over
     assert body["background"] is True
-    assert body["max_output_tokens"] == mapping.MIN_OUTPUT_TOKENS  # 10 left, and the API takes 16 at least
+    assert body["max_output_tokens"] == requests.MIN_OUTPUT_TOKENS  # 10 left, and the API takes 16 at least
     assert (
-        mapping.tool_outputs_request(run, [response("r", usage=(1, 100))], outputs)["max_output_tokens"]
+        requests.tool_outputs_request(run, [response("r", usage=(1, 100))], outputs)["max_output_tokens"]
         == 200
     )
 
 
 def test_requests_conform_to_create_response() -> None:
     settings = effective_settings(ASSISTANT, {"tools": [WEATHER, {"type": "code_interpreter"}], "top_p": 0.5})
-    first = mapping.response_request(settings, "conv_1", [{"role": "user", "content": "hi"}])
+    first = requests.response_request(settings, "conv_1", [{"role": "user", "content": "hi"}])
     chain = [response("resp_1", output=[call_item("call_1", "fc_1")])]
-    second = mapping.tool_outputs_request(
+    second = requests.tool_outputs_request(
         record(settings=settings), chain, [{"tool_call_id": "call_1", "output": "x"}]
     )
     for body in (first, second):
@@ -705,7 +707,7 @@ def test_the_run_echoes_its_settings() -> None:
 
 
 def test_a_run_record_survives_json() -> None:
-    run = record(tool_outputs={"call_1": "x"}, cancel_requested_at=T0, include=(mapping.FILE_SEARCH_CONTENT,))
+    run = record(tool_outputs={"call_1": "x"}, cancel_requested_at=T0, include=(FILE_SEARCH_CONTENT,))
     text = json.dumps(run.to_json())
     assert RunRecord.from_json(json.loads(text)) == run
     assert run.with_response("resp_2").responses == ("resp_1", "resp_2")
@@ -758,7 +760,7 @@ CHAIN = [
 
 def test_steps_of_a_chain() -> None:
     run = record(responses=("resp_1", "resp_2"), tool_outputs={"call_1": "-2C", "call_2": "-3C"})
-    steps = mapping.run_steps(run, CHAIN)
+    steps = run_steps(run, CHAIN)
     assert [(s["type"], s["status"]) for s in steps] == [
         ("tool_calls", "completed"),
         ("tool_calls", "completed"),
@@ -790,8 +792,8 @@ def test_steps_of_a_chain() -> None:
 
 
 def test_file_search_content_only_when_included() -> None:
-    run = record(include=(mapping.FILE_SEARCH_CONTENT,))
-    steps = mapping.run_steps(run, [response("resp_1", output=[_search_item(), text_item()])])
+    run = record(include=(FILE_SEARCH_CONTENT,))
+    steps = run_steps(run, [response("resp_1", output=[_search_item(), text_item()])])
     result = steps[0]["step_details"]["tool_calls"][0]["file_search"]["results"][0]
     assert result["content"] == [{"type": "text", "text": "snow"}]
     assert (
@@ -803,12 +805,12 @@ def test_file_search_content_only_when_included() -> None:
 def test_step_ids_are_stable_across_reads_records_and_processes() -> None:
     run = record(responses=("resp_1", "resp_2"), tool_outputs={"call_1": "a", "call_2": "b"})
     again = RunRecord.from_json(json.loads(json.dumps(run.to_json())))
-    ids = [step["id"] for step in mapping.run_steps(run, CHAIN)]
-    assert ids == [step["id"] for step in mapping.run_steps(again, json.loads(json.dumps(CHAIN)))]
-    assert ids[0] == mapping.step_id("resp_1", "fs_1")  # named by its first item, whatever came before
+    ids = [step["id"] for step in run_steps(run, CHAIN)]
+    assert ids == [step["id"] for step in run_steps(again, json.loads(json.dumps(CHAIN)))]
+    assert ids[0] == step_id("resp_1", "fs_1")  # named by its first item, whatever came before
     assert len(set(ids)) == len(ids)
     # A step keeps its id while the chain grows: the first leg alone gives it the same.
-    assert mapping.run_steps(record(), CHAIN[:1])[0]["id"] == ids[0]
+    assert run_steps(record(), CHAIN[:1])[0]["id"] == ids[0]
 
 
 STEP_STATUSES = [
@@ -859,7 +861,7 @@ STEP_STATUSES = [
     ("case", "fields", "chain", "status"), STEP_STATUSES, ids=[c[0] for c in STEP_STATUSES]
 )
 def test_step_statuses(case: str, fields: JSON, chain: list[JSON], status: str) -> None:
-    steps = mapping.run_steps(record(responses=tuple(r["id"] for r in chain), **fields), chain, now=T0 + 700)
+    steps = run_steps(record(responses=tuple(r["id"] for r in chain), **fields), chain, now=T0 + 700)
     assert steps[0]["status"] == status
     assert (
         (steps[0][f"{status}_at"] is not None)
@@ -873,18 +875,18 @@ def test_step_statuses(case: str, fields: JSON, chain: list[JSON], status: str) 
 
 def test_steps_are_paged_in_either_order_with_cursors() -> None:
     run = record(responses=("resp_1", "resp_2"), tool_outputs={"call_1": "a", "call_2": "b"})
-    steps = mapping.run_steps(run, CHAIN)
+    steps = run_steps(run, CHAIN)
     ids = [step["id"] for step in steps]
-    newest = mapping.step_page(steps, limit=2)
+    newest = step_page(steps, limit=2)
     assert [s["id"] for s in newest["data"]] == ids[::-1][:2]
     assert newest["has_more"] is True
     assert newest["last_id"] == ids[1]
-    rest = mapping.step_page(steps, limit=2, after=newest["last_id"])
+    rest = step_page(steps, limit=2, after=newest["last_id"])
     assert [s["id"] for s in rest["data"]] == [ids[0]]
     assert rest["has_more"] is False
-    assert [s["id"] for s in mapping.step_page(steps, order="asc", after=ids[0])["data"]] == ids[1:]
-    assert [s["id"] for s in mapping.step_page(steps, order="asc", before=ids[2])["data"]] == ids[:2]
-    assert mapping.step_page(steps, after="step_unknown")["data"] == []
+    assert [s["id"] for s in step_page(steps, order="asc", after=ids[0])["data"]] == ids[1:]
+    assert [s["id"] for s in step_page(steps, order="asc", before=ids[2])["data"]] == ids[:2]
+    assert step_page(steps, after="step_unknown")["data"] == []
     from runs_gateway.assistants.v2 import runs_service_pb2
 
     page = {key: value for key, value in newest.items() if key != "object"}  # REST's "list", no field
@@ -899,7 +901,7 @@ def test_a_message_object_of_an_output_item() -> None:
         {"type": "url_citation", "url": "https://x", "start_index": 0, "end_index": 1, "title": "x"},
     ]
     item["content"].append({"type": "refusal", "refusal": "No."})
-    message = mapping.message_object(record(), item, T0, T0 + 1)
+    message = message_object(record(), item, T0, T0 + 1)
     assert message["content"] == [
         {
             "type": "text",

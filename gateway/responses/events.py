@@ -8,26 +8,23 @@ events a client of the Assistants API would read at that point, in a valid order
 `done`, which the adapter treats as `Upstream.events` treats the upstream's: it ends the stream and is never
 passed on. A Responses `error` event becomes the Assistants `error` event (an error object), and ends the
 stream as `Upstream.events` ends it. Events of no Assistants counterpart (reasoning, web search, audio ...)
-are dropped. The objects are built by `mapping`, so a step streamed has the id and shape `run_steps` gives it
-on any later read. Pure: no I/O, the time passed in.
+are dropped. The objects are built by `mapping` and `steps`, so a step streamed has the id and shape
+`run_steps` gives it on any later read. Pure: no I/O, the time passed in.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from gateway.responses import mapping
-from gateway.responses.mapping import (
-    JSON,
+from gateway.responses.mapping import JSON, RunRecord, run_object, run_status
+from gateway.responses.steps import (
     MESSAGE_INCOMPLETE,
     STEP_BREAKS,
     TOOL_ITEMS,
-    RunRecord,
     annotation,
     message_object,
-    run_object,
-    run_status,
     run_step,
+    run_steps,
     step_groups,
     step_id,
 )
@@ -294,7 +291,7 @@ class RunStream:
         if step["status"] == "in_progress":
             return []
         if self.finished:
-            steps = mapping.run_steps(self.record, self._chain(), now)
+            steps = run_steps(self.record, self._chain(), now)
             step = next((s for s in steps if s["id"] == step["id"]), step)
         elif step["status"] == "completed":
             step["completed_at"] = now
