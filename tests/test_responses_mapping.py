@@ -489,10 +489,31 @@ def test_submitted_outputs_start_the_next_leg_in_the_same_conversation() -> None
     assert body["instructions"] == "You answer about the weather."  # instructions are not carried over
     assert body["background"] is True
     assert body["max_output_tokens"] == requests.MIN_OUTPUT_TOKENS  # 10 left, and the API takes 16 at least
-    assert (
-        requests.tool_outputs_request(run, [response("r", usage=(1, 100))], outputs)["max_output_tokens"]
-        == 200
-    )
+    thrifty = [{**chain[0], "usage": {"input_tokens": 1, "output_tokens": 100, "total_tokens": 101}}]
+    assert requests.tool_outputs_request(run, thrifty, outputs)["max_output_tokens"] == 200
+
+
+OUTPUT_SETS = [
+    ("one missing", [{"tool_call_id": "call_1", "output": "a"}]),
+    ("one unknown", [{"tool_call_id": "call_1", "output": "a"}, {"tool_call_id": "call_9", "output": "b"}]),
+    ("one twice", [{"tool_call_id": "call_1", "output": "a"}, {"tool_call_id": "call_1", "output": "b"}]),
+    ("none", []),
+]
+
+
+@pytest.mark.parametrize(("case", "outputs"), OUTPUT_SETS, ids=[case[0] for case in OUTPUT_SETS])
+def test_outputs_must_answer_exactly_the_calls_the_run_waits_for(case: str, outputs: list[JSON]) -> None:
+    with pytest.raises(Unmappable) as raised:
+        requests.tool_outputs_request(record(), REQUIRES, outputs)
+    assert (raised.value.reason, raised.value.field) == ("TOOL_OUTPUTS_DO_NOT_MATCH", "tool_outputs")
+
+
+def test_a_record_keeps_what_happens_to_its_run() -> None:
+    run = record().with_outputs([{"tool_call_id": "call_1", "output": "a"}])
+    run = run.with_outputs([{"tool_call_id": "call_2", "output": "b"}]).with_response("resp_2")
+    assert (run.tool_outputs, run.responses) == ({"call_1": "a", "call_2": "b"}, ("resp_1", "resp_2"))
+    assert run.with_cancel_request(T0).with_cancel_request(T0 + 9).cancel_requested_at == T0
+    assert run.with_end(T0).with_end(T0 + 9).ended_at == T0
 
 
 def test_requests_conform_to_create_response() -> None:

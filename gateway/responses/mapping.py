@@ -78,6 +78,19 @@ class RunRecord:
         """The record with the next leg's response appended to the chain."""
         return _replace(self, responses=(*self.responses, response_id))
 
+    def with_outputs(self, tool_outputs: list[JSON]) -> RunRecord:
+        """The record with SubmitToolOutputs' `tool_outputs` (REST JSON) kept, call id → output."""
+        given = {output["tool_call_id"]: output.get("output", "") for output in tool_outputs}
+        return _replace(self, tool_outputs={**self.tool_outputs, **given})
+
+    def with_cancel_request(self, now: int) -> RunRecord:
+        """The record of a run CancelRun was called on, at `now` (the first call's time is kept)."""
+        return self if self.cancel_requested_at is not None else _replace(self, cancel_requested_at=now)
+
+    def with_end(self, now: int) -> RunRecord:
+        """The record of a run first seen at rest at `now` (the first sight is kept)."""
+        return self if self.ended_at is not None else _replace(self, ended_at=now)
+
 
 def _replace(record: RunRecord, **changes: Any) -> RunRecord:
     return RunRecord.from_json({**record.to_json(), **changes})

@@ -8,7 +8,7 @@ Assistants shapes. What the Responses API cannot carry out as the Assistants API
 
 from __future__ import annotations
 
-from gateway.responses.mapping import JSON, RunRecord, chain_usage
+from gateway.responses.mapping import JSON, RunRecord, chain_usage, pending_calls
 
 MIN_OUTPUT_TOKENS = 16
 """CreateResponse's `max_output_tokens` minimum."""
@@ -42,7 +42,9 @@ def tool_outputs_request(record: RunRecord, responses: list[JSON], tool_outputs:
 
     The conversation, not `previous_response_id` (the API refuses both at once): the outputs and what
     follows must be items of the thread, as the Assistants API adds them to it. The token budget left by
-    the chain so far becomes `max_output_tokens`."""
+    the chain so far becomes `max_output_tokens`. Raises Unmappable unless the outputs answer exactly the
+    calls the run waits for, as the Assistants API refuses any other set."""
+    _check_outputs(pending_calls(record, responses), tool_outputs)
     budget = record.settings.get("max_completion_tokens")
     if budget is not None:
         budget -= chain_usage(responses)["completion_tokens"]
@@ -56,6 +58,17 @@ def tool_outputs_request(record: RunRecord, responses: list[JSON], tool_outputs:
         for output in tool_outputs
     ]
     return body
+
+
+def _check_outputs(pending: list[JSON], tool_outputs: list[JSON]) -> None:
+    waited = [call["call_id"] for call in pending]
+    given = [str(output.get("tool_call_id")) for output in tool_outputs]
+    if sorted(waited) != sorted(given):
+        raise Unmappable(
+            "TOOL_OUTPUTS_DO_NOT_MATCH",
+            "tool_outputs",
+            f"the run waits for the outputs of {sorted(waited)}, all in one call; given {given}",
+        )
 
 
 def _leg(settings: JSON, conversation_id: str, max_output_tokens: int | None) -> JSON:
