@@ -801,6 +801,7 @@ def test_steps_of_a_chain() -> None:
     }
     assert steps[2]["step_details"]["message_creation"] == {"message_id": "msg_2"}
     assert steps[0]["completed_at"] == T0 + 10  # when the outputs went up: the next leg's creation
+    assert steps[2]["completed_at"] == T0 + 11  # a message: with its response
     assert [s["usage"] for s in steps] == [
         {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
         None,

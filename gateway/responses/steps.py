@@ -80,7 +80,7 @@ def run_step(
     first = group[0]
     status = _step_status(record, response, group, following, run[0])
     created = response.get("created_at") or record.created_at
-    ended = (following or {}).get("created_at") or response.get("completed_at") or record.ended_at or created
+    ended = _ended(record, response, group, following) or created
     step: JSON = {
         "id": step_id(response["id"], first["id"]),
         "object": "thread.run.step",
@@ -100,6 +100,15 @@ def run_step(
         "usage": None,
     }
     return step
+
+
+def _ended(record: RunRecord, response: JSON, group: list[JSON], following: JSON | None) -> int | None:
+    """When a step ended: function calls when their outputs went up (the next leg's creation), any other
+    step with its response; a response that failed or was cancelled has no time of its own: the run's end."""
+    functions = any(item.get("type") == "function_call" for item in group)
+    if functions and following is not None:
+        return following.get("created_at")
+    return response.get("completed_at") or record.ended_at
 
 
 def _step_status(
