@@ -23,6 +23,7 @@ from test_responses_mapping import (
 )
 
 from gateway import core
+from gateway.errors import EVENT_ERROR_STATUS
 from gateway.responses.assistants import effective_settings
 from gateway.responses.events import Event, RunStream
 from gateway.responses.steps import run_steps, step_id
@@ -335,6 +336,8 @@ def test_an_error_event_is_the_assistants_error_event_and_ends_the_stream() -> N
         Event("done", "[DONE]"),
     ]
     assert conforms(events[-2].data, "Error") == []
+    # The type is one the gateway maps, as it maps an HTTP answer of it (429: RESOURCE_EXHAUSTED).
+    assert EVENT_ERROR_STATUS[events[-2].data["type"]] == 429
     assert stream.finished
     assert stream.feed("response.completed", {"response": response("resp_1")}, T0) == []
 

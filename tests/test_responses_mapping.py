@@ -517,7 +517,22 @@ def test_a_record_keeps_what_happens_to_its_run() -> None:
 
 
 def test_requests_conform_to_create_response() -> None:
-    settings = effective_settings(ASSISTANT, {"tools": [WEATHER, {"type": "code_interpreter"}], "top_p": 0.5})
+    search = {
+        "type": "file_search",
+        "file_search": {"max_num_results": 3, "ranking_options": {"score_threshold": 0.5}},
+    }
+    run_request = {
+        "tools": [WEATHER, {"type": "code_interpreter"}, search],
+        "top_p": 0.5,
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "w", "schema": {"type": "object"}},
+        },
+        "reasoning_effort": "low",
+        "max_completion_tokens": 500,
+    }
+    settings = effective_settings(ASSISTANT, run_request)
     first = requests.response_request(settings, "conv_1", [{"role": "user", "content": "hi"}])
     chain = [response("resp_1", output=[call_item("call_1", "fc_1")])]
     second = requests.tool_outputs_request(
