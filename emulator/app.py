@@ -15,6 +15,8 @@ it is handled, as a distant upstream would; the admin API is never delayed.
 `EmulatorConfig.dialect` makes it behave as another server of the protocol (`dialects`): its base path, the
 `api-version` query and credentials it requires, its error bodies, timestamps and stream, the operations it
 lacks; the route table is the same, read under the dialect's base path. The admin API stays where it is.
+The Responses and Conversations routes (`responses.routes.ROUTES`) are mounted beside the Assistants ones,
+wrapped the same way but reading no `OpenAI-Beta` header; their state is `Emulator.responses`.
 """
 
 from __future__ import annotations

@@ -128,7 +128,8 @@ class Lifecycle:
     def _reply(self, state: ResponseState, entry: JSON, index: int) -> None:
         final = entry["content"][0]["text"]
         at = {"item_id": entry["id"], "output_index": index, "content_index": 0}
-        state.emit("response.output_item.added", output_index=index, item={**entry, "status": "in_progress"})
+        added = {**entry, "status": "in_progress", "content": []}
+        state.emit("response.output_item.added", output_index=index, item=added)
         state.emit("response.content_part.added", **at, part=output_text(""))
         for piece in reply_pieces(final, self.reply_deltas) if final else []:
             state.emit("response.output_text.delta", **at, delta=piece, logprobs=[])

@@ -120,7 +120,7 @@ def _tool(value: Any, where: str) -> JSON:
 def tool_choice(value: Any, where: str) -> Any:
     """`none` | `auto` | `checks.required`, `{"type": "function", "name"}`, or a built-in tool's type."""
     if isinstance(value, str):
-        return checks.one_of(value, ("none", "auto", "checks.required"), where)
+        return checks.one_of(value, ("none", "auto", "required"), where)
     choice = checks.an_object(value, where, "a string or an object")
     kind = checks.one_of(checks.required(choice, "type", where), TOOL_TYPES, f"{where}.type")
     if kind == "function":
