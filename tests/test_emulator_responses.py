@@ -620,3 +620,33 @@ def test_the_request_log_and_faults_cover_the_new_paths() -> None:
         emulator.http.post(f"{emulator.admin}/reset").raise_for_status()
         with pytest.raises(openai.NotFoundError):
             emulator.sdk.conversations.retrieve(conversation.id)  # a reset forgets conversations too
+
+
+def test_a_background_stream_ends_when_its_response_is_cancelled() -> None:
+    with served(step_seconds=0.5) as emulator:
+        body = {"model": "gpt-4o", "input": "Long.", "stream": True, "background": True}
+        with emulator.http.stream("POST", "/responses", json=body) as answer:
+            lines = answer.iter_lines()
+            assert next(lines) == "event: response.created"
+            response_id = json.loads(next(lines).removeprefix("data: "))["response"]["id"]
+            assert emulator.sdk.responses.cancel(response_id).status == "cancelled"
+            rest = "\n".join(lines)  # the stream ends: no event follows the cancel
+        assert "response.output_item.added" not in rest
+        assert emulator.sdk.responses.retrieve(response_id).status == "cancelled"
+
+
+def test_a_cut_fault_closes_a_response_stream_in_the_middle_of_an_event() -> None:
+    with served() as emulator:
+        fault = {"path": "/responses$", "stream_cut_after": 2}
+        emulator.http.post(f"{emulator.admin}/faults", json=fault).raise_for_status()
+        received = b""
+        body = {"model": "gpt-4o", "input": "Hi.", "stream": True}
+        with (
+            pytest.raises(httpx.RemoteProtocolError),
+            emulator.http.stream("POST", "/responses", json=body) as answer,
+        ):
+            for chunk in answer.iter_bytes():
+                received += chunk
+    text = received.decode()
+    assert [name for name, _ in parse_sse(text)] == ["response.created", "response.in_progress"]
+    assert text.split("\n\n")[-1].startswith("event: response.output_item.added\ndata: {")
