@@ -7,6 +7,7 @@ and what a streamed run sends), `versions` the differences between v1 and v2, `a
 uvicorn. `dialects` makes it behave as other servers of the protocol (Azure AI Foundry, Azure OpenAI,
 open-assistant-api, astra-assistants-api), each a frozen profile of rules: `auth` (credentials, the beta
 header, `api-version`), `forms` (error bodies, request validation), `entra` (the bearer tokens of Azure).
+`responses` serves OpenAI's Responses and Conversations APIs beside them, under the same base path.
 """
 
 from emulator.app import EmulatorConfig, create_app

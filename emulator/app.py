@@ -15,13 +15,15 @@ it is handled, as a distant upstream would; the admin API is never delayed.
 `EmulatorConfig.dialect` makes it behave as another server of the protocol (`dialects`): its base path, the
 `api-version` query and credentials it requires, its error bodies, timestamps and stream, the operations it
 lacks; the route table is the same, read under the dialect's base path. The admin API stays where it is.
+The Responses and Conversations routes (`responses.routes.ROUTES`) are mounted beside the Assistants ones,
+wrapped the same way but reading no `OpenAI-Beta` header; their state is `Emulator.responses`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +36,9 @@ from starlette.routing import Route
 from emulator import stream
 from emulator.checks import a_boolean
 from emulator.dialects import DIALECTS, Dialect
-from emulator.model import JSON, ApiError, Refusal, RunState, new_id
+from emulator.model import JSON, ApiError, Refusal, RunState, list_page, new_id
+from emulator.responses.routes import ROUTES as RESPONSES_API
+from emulator.responses.store import ResponsesStore
 from emulator.store import Store
 from emulator.versions import INCLUDABLE, render
 
@@ -83,6 +87,10 @@ class EmulatorConfig:
         """An empty store that behaves as this config says."""
         return Store(self.step_seconds, reply_deltas=self.reply_deltas, coarse_order=self.coarse_order)
 
+    def new_responses(self) -> ResponsesStore:
+        """An empty store of responses and conversations that behaves as this config says."""
+        return ResponsesStore(self.step_seconds, reply_deltas=self.reply_deltas)
+
 
 @dataclass
 class Fault:
@@ -115,6 +123,8 @@ class Emulator:
     latency: float = 0.0
     streams: dict[str, int] = field(default_factory=lambda: {"open": 0, "finished": 0, "disconnected": 0})
     """Streamed answers: open now, sent to their end, and left by their client before it."""
+    responses: ResponsesStore = field(default_factory=ResponsesStore)
+    """The Responses and Conversations side (`emulator.responses`)."""
 
     def take_fault(self, request: Request) -> Fault | None:
         for fault in self.faults:
@@ -129,9 +139,10 @@ class Emulator:
         return None
 
 
-def api(operation: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def api(operation: str, handler: Handler, beta: bool = True) -> Callable[[Request], Awaitable[Response]]:
     """Wrap the API handler of `operation`: add the latency, log, inject faults, admit the request as the
-    dialect's server does (`Dialect.admit`), render JSON as it writes it, or its errors."""
+    dialect's server does (`Dialect.admit`; without `beta`, no `OpenAI-Beta` header is read, as for the
+    Responses API), render JSON as it writes it, or its errors."""
 
     async def endpoint(request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
@@ -155,7 +166,7 @@ def api(operation: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
                 error = ApiError(fault.status, f"Injected fault: HTTP {fault.status}.", type="server_error")
                 return JSONResponse(error.body(), fault.status, headers)
         try:
-            request.state.version = _admit(request, emulator)
+            request.state.version = _admit(request, emulator, beta)
             request.state.headers = headers
             result = await handler(request, emulator)
             if isinstance(result, Response):
@@ -188,10 +199,10 @@ async def _entry(request: Request, dialect: Dialect) -> JSON:
     return entry
 
 
-def _admit(request: Request, emulator: Emulator) -> str:
+def _admit(request: Request, emulator: Emulator, beta: bool) -> str:
     config = emulator.config
     return emulator.dialect.admit(
-        request.headers, request.query_params, config.api_keys, config.versions, config.api_version
+        request.headers, request.query_params, config.api_keys, config.versions, config.api_version, beta
     )
 
 
@@ -211,14 +222,7 @@ async def _body(request: Request) -> JSON:
 
 
 def _page(items: list[JSON], has_more: bool, request: Request) -> JSON:
-    shown = [_show(request, item) for item in items]
-    return {
-        "object": "list",
-        "data": shown,
-        "first_id": shown[0]["id"] if shown else None,
-        "last_id": shown[-1]["id"] if shown else None,
-        "has_more": has_more,
-    }
+    return list_page([_show(request, item) for item in items], has_more)
 
 
 def _p(request: Request, name: str) -> str:
@@ -313,29 +317,11 @@ def _stream_asked(body: JSON) -> bool:
 
 def _streamed(request: Request, e: Emulator, state: RunState, include: frozenset[str]) -> Response:
     """The run's events as server-sent events, counted in `e.streams` and in the request's log entry."""
-    fault: Fault | None = request.state.fault
-    entry: JSON = request.state.entry
-    entry["stream"] = {"events": 0, "disconnected": False}
-    e.streams["open"] += 1
-
-    def sent() -> None:
-        entry["stream"]["events"] += 1
-
-    def left() -> None:
-        entry["stream"]["disconnected"] = True
-        e.streams["disconnected"] += 1
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in stream.events(
-                e.store, state, include, fault.stream_fault if fault else NO_FAULT, sent, e.dialect.stream
-            ):
-                yield chunk
-            e.streams["finished"] += 1
-        finally:
-            e.streams["open"] -= 1
-
-    return stream.SSEResponse(body(), request.state.headers, left)
+    return stream.counted(
+        request,
+        e.streams,
+        lambda fault, sent: stream.events(e.store, state, include, fault, sent, e.dialect.stream),
+    )
 
 
 async def admin_add_fault(request: Request) -> Response:
@@ -402,6 +388,7 @@ async def admin_streams(request: Request) -> Response:
 async def admin_reset(request: Request) -> Response:
     emulator: Emulator = request.app.state.emulator
     emulator.store = emulator.config.new_store()
+    emulator.responses = emulator.config.new_responses()
     emulator.faults.clear()
     emulator.log.clear()
     emulator.latency = emulator.config.latency
@@ -449,6 +436,12 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         for operation, method, path, handler in API
         if operation not in dialect.unsupported
     ]
+    routes += [
+        Route(dialect.base + path, api(operation, handler, beta=False), methods=[method])
+        for operation, method, path, handler in RESPONSES_API
+    ]
     app = Starlette(routes=[*routes, *ADMIN], exception_handlers={404: invalid_url, 405: invalid_url})
-    app.state.emulator = Emulator(config, config.new_store(), dialect, latency=config.latency)
+    app.state.emulator = Emulator(
+        config, config.new_store(), dialect, latency=config.latency, responses=config.new_responses()
+    )
     return app

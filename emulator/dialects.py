@@ -75,13 +75,15 @@ class Dialect:
         keys: frozenset[str] | None,
         versions: frozenset[str],
         api_version: str | None,
+        beta: bool = True,
     ) -> str:
         """Check a request as the server does before reading it (`api-version`, credentials, the beta
-        header, in that order) and return the version whose shape its answers take; raise `Refusal`."""
+        header, in that order) and return the version whose shape its answers take; raise `Refusal`.
+        Without `beta` (the Responses API) the header is not read and the version is `responses`."""
         if self.api_version is not None:
             self.api_version.check(query.get("api-version"), api_version or self.api_version.default)
         self.auth(admission.Credentials(headers, keys, time.time()))
-        return self.beta(headers.get("openai-beta"), versions)
+        return self.beta(headers.get("openai-beta"), versions) if beta else "responses"
 
     def answer(self, obj: JSON) -> JSON:
         """A JSON answer as the server writes it."""

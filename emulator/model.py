@@ -90,6 +90,17 @@ def _time(value: Any, style: str) -> Any:
     return float(value) if style == "float" else value * 1000
 
 
+def list_page(data: list[JSON], has_more: bool) -> JSON:
+    """A REST list page of `data`, as every list of the APIs answers it."""
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
+
+
 @dataclass
 class Listing:
     """Objects in creation order with an id → position index: each page costs O(limit), not O(total)."""

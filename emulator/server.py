@@ -98,7 +98,8 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
-        description="In-memory OpenAI Assistants v1 and v2 REST API, or another server of it (--dialect).",
+        description="In-memory OpenAI Assistants v1 and v2 REST API, or another server of it (--dialect), "
+        "with the Responses and Conversations APIs beside it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")

@@ -18,6 +18,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive
 
@@ -157,6 +158,36 @@ def _unknown(state: RunState) -> JSON:
 def _server_error() -> JSON:
     error = ApiError(500, "The server had an error while processing your request.", type="server_error")
     return dict(error.body()["error"])
+
+
+Chunks = Callable[["StreamFault", Callable[[], None]], AsyncIterator[bytes]]
+"""A stream's body given the fault to apply and the callback counting each event sent."""
+
+
+def counted(request: Request, streams: dict[str, int], chunks: Chunks) -> SSEResponse:
+    """A streamed answer: `chunks` with the stream fault of the request (its `request.state.fault`), counted
+    in `streams` (open, finished, disconnected) and in the request's log entry (`request.state.entry`)."""
+    fault = request.state.fault
+    entry = request.state.entry
+    entry["stream"] = {"events": 0, "disconnected": False}
+    streams["open"] += 1
+
+    def sent() -> None:
+        entry["stream"]["events"] += 1
+
+    def left() -> None:
+        entry["stream"]["disconnected"] = True
+        streams["disconnected"] += 1
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in chunks(fault.stream_fault if fault else StreamFault(), sent):
+                yield chunk
+            streams["finished"] += 1
+        finally:
+            streams["open"] -= 1
+
+    return SSEResponse(body(), request.state.headers, left)
 
 
 class SSEResponse(StreamingResponse):
