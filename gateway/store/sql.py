@@ -1,0 +1,89 @@
+"""The statements of the store, written once for both backends.
+
+They are PostgreSQL's text with numbered parameters (`$1`); SQLite reads the same text with `?1`
+(`for_sqlite`), as both speak the same SQL for everything here: `INSERT ... ON CONFLICT DO NOTHING
+RETURNING`, row values, partial indexes. The one difference, the clock of a lease, is a placeholder
+(`{now}`): the server's own clock on PostgreSQL, so that replicas on machines whose clocks differ agree on
+when a lease ends; the caller's on SQLite, whose callers share one machine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from gateway.store.model import TERMINAL_STATUSES, Order, StoredRun
+
+COLUMNS = "id, thread_id, created_at, status, version, document, updated_at"
+UNFINISHED_WHERE = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES)))
+"""Also the predicate of the partial index the migrations make, word for word, so PostgreSQL uses it."""
+
+INSERT = (
+    f"INSERT INTO runs ({COLUMNS}) VALUES ($1, $2, $3, $4, 1, $5, $6) "
+    f"ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
+)
+GET = f"SELECT {COLUMNS} FROM runs WHERE thread_id = $1 AND id = $2"
+REPLACE = (
+    "UPDATE runs SET status = $4, document = $5, updated_at = $6, version = version + 1 "
+    f"WHERE id = $1 AND thread_id = $2 AND version = $3 RETURNING {COLUMNS}"
+)
+UNFINISHED = f"SELECT {COLUMNS} FROM runs WHERE {UNFINISHED_WHERE} ORDER BY seq LIMIT $1"
+CLAIM = (
+    "UPDATE runs SET lease_owner = $2, lease_expires = {now} + $3 "
+    "WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires <= {now}) RETURNING id"
+)
+POSTGRESQL_NOW = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+
+
+def page(order: Order) -> str:
+    """The page statement of one order: $1 the thread, $2 `after`, $3 `before`, $4 the limit (one more than
+    the page's, to learn whether more follow). A cursor's position is looked up in the same statement; an
+    unknown one compares as NULL, so the page is empty."""
+    past, short, direction = (">", "<", "ASC") if order == "asc" else ("<", ">", "DESC")
+    cursor = "(SELECT created_at, seq FROM runs WHERE thread_id = $1 AND id = {})"
+    return (
+        f"SELECT {COLUMNS} FROM runs WHERE thread_id = $1 "
+        f"AND (CAST($2 AS TEXT) IS NULL OR (created_at, seq) {past} {cursor.format('$2')}) "
+        f"AND (CAST($3 AS TEXT) IS NULL OR (created_at, seq) {short} {cursor.format('$3')}) "
+        f"ORDER BY created_at {direction}, seq {direction} LIMIT $4"
+    )
+
+
+PAGES: dict[Order, str] = {"asc": page("asc"), "desc": page("desc")}
+
+
+def for_sqlite(statement: str) -> str:
+    """The statement with SQLite's numbered parameters."""
+    return re.sub(r"\$(\d+)", r"?\1", statement)
+
+
+def insert_arguments(run: StoredRun, document: str, now: float) -> tuple[Any, ...]:
+    """INSERT's parameters."""
+    return (run.id, run.thread_id, run.created_at, run.status, document, now)
+
+
+def replace_arguments(run: StoredRun, expected_version: int, document: str, now: float) -> tuple[Any, ...]:
+    """REPLACE's parameters."""
+    return (run.id, run.thread_id, expected_version, run.status, document, now)
+
+
+def dump(document: dict[str, Any]) -> str:
+    """A run's document as the text both backends keep."""
+    return orjson.dumps(document).decode()
+
+
+def to_run(row: Iterable[Any]) -> StoredRun:
+    """A row of COLUMNS as a StoredRun."""
+    run_id, thread_id, created_at, status, version, document, updated_at = row
+    return StoredRun(
+        id=run_id,
+        thread_id=thread_id,
+        created_at=int(created_at),
+        status=status,
+        document=orjson.loads(document),
+        version=int(version),
+        updated_at=float(updated_at),
+    )
