@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,8 @@ from gateway.store.model import Order, StoredRun
 from gateway.store.urls import MEMORY, StoreURL
 
 T = TypeVar("T")
+BUSY_SHARE = 0.8
+"""The busy timeout, as a share of the call timeout."""
 Row = tuple[Any, ...]
 _INSERT, _GET, _REPLACE = sql.for_sqlite(sql.INSERT), sql.for_sqlite(sql.GET), sql.for_sqlite(sql.REPLACE)
 _UNFINISHED = sql.for_sqlite(sql.UNFINISHED)
@@ -35,12 +38,15 @@ _CLAIM = sql.for_sqlite(sql.CLAIM.format(now="$4"))
 _PAGES = {order: sql.for_sqlite(text) for order, text in sql.PAGES.items()}
 
 
+# SQLite's primary result codes of a database that cannot be used (not of a statement that is wrong):
+# PERM, BUSY, LOCKED, READONLY, INTERRUPT (a timeout), IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+_UNAVAILABLE_CODES = frozenset({3, 5, 6, 8, 9, 10, 11, 13, 14, 15, 26})
+
+
 def _unavailable(exc: BaseException) -> str | None:
-    """Why a sqlite3 error makes the store unavailable: a file that cannot be opened or is no database, a
-    lock held past the busy timeout, an interrupted call."""
-    if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
-        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError
-    ):
+    """Why a sqlite3 error makes the store unavailable, or None when it is another (a bug of a statement)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.Error) and isinstance(code, int) and code & 0xFF in _UNAVAILABLE_CODES:
         return "the database cannot be used"
     return None
 
@@ -58,12 +64,13 @@ class SqliteStore:
     async def open(self, migrations: Sequence[Migration]) -> None:
         """Connect, set WAL and the busy timeout, and migrate the schema to the last of `migrations`."""
         self._connection = await self._call(self._connect)
-        await self._call(lambda connection: _migrate(connection, migrations, self._url.redacted))
+        await self._call(lambda connection, _: _migrate(connection, migrations, self._url.redacted))
 
-    def _connect(self, _: sqlite3.Connection | None) -> sqlite3.Connection:
-        # isolation_level=None: autocommit, each transaction opened explicitly; timeout: the busy timeout.
+    def _connect(self, _: sqlite3.Connection | None, __: threading.Event) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, each transaction opened explicitly. The busy timeout ends a wait
+        # for the lock a little before the call's own, so the thread gives up rather than the caller alone.
         connection = sqlite3.connect(
-            self._url.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            self._url.path, timeout=self._timeout * BUSY_SHARE, isolation_level=None, check_same_thread=False
         )
         if self._url.path != MEMORY:
             connection.execute("PRAGMA journal_mode=WAL")
@@ -73,14 +80,14 @@ class SqliteStore:
     async def create(self, run: StoredRun) -> StoredRun:
         """See RunStore.create."""
         arguments = sql.insert_arguments(run, sql.dump(run.document), time.time())
-        row = await self._call(lambda c: _write(c, _INSERT, arguments))
+        row = await self._call(lambda c, gone: _write(c, _INSERT, arguments, gone))
         if row is None:
             raise RunExists(f"run {run.id!r} is already stored")
         return sql.to_run(row)
 
     async def get(self, thread_id: str, run_id: str) -> StoredRun | None:
         """See RunStore.get."""
-        row = await self._call(lambda c: c.execute(_GET, (thread_id, run_id)).fetchone())
+        row = await self._call(lambda c, _: c.execute(_GET, (thread_id, run_id)).fetchone())
         return None if row is None else sql.to_run(row)
 
     async def page(
@@ -88,24 +95,24 @@ class SqliteStore:
     ) -> tuple[list[StoredRun], bool]:
         """See RunStore.page."""
         arguments = (thread_id, after, before, limit + 1)
-        rows = await self._call(lambda c: c.execute(_PAGES[order], arguments).fetchall())
+        rows = await self._call(lambda c, _: c.execute(_PAGES[order], arguments).fetchall())
         return [sql.to_run(row) for row in rows[:limit]], len(rows) > limit
 
     async def replace(self, run: StoredRun, *, expected_version: int) -> StoredRun | None:
         """See RunStore.replace."""
         arguments = sql.replace_arguments(run, expected_version, sql.dump(run.document), time.time())
-        row = await self._call(lambda c: _write(c, _REPLACE, arguments))
+        row = await self._call(lambda c, gone: _write(c, _REPLACE, arguments, gone))
         return None if row is None else sql.to_run(row)
 
     async def unfinished(self, *, limit: int) -> list[StoredRun]:
         """See RunStore.unfinished."""
-        rows = await self._call(lambda c: c.execute(_UNFINISHED, (limit,)).fetchall())
+        rows = await self._call(lambda c, _: c.execute(_UNFINISHED, (limit,)).fetchall())
         return [sql.to_run(row) for row in rows]
 
     async def claim(self, run_id: str, owner: str, seconds: float) -> bool:
         """See RunStore.claim."""
         arguments = (run_id, owner, seconds, time.time())
-        return await self._call(lambda c: _write(c, _CLAIM, arguments)) is not None
+        return await self._call(lambda c, gone: _write(c, _CLAIM, arguments, gone)) is not None
 
     async def close(self) -> None:
         """See RunStore.close."""
@@ -117,26 +124,34 @@ class SqliteStore:
             await asyncio.wrap_future(self._thread.submit(connection.close))
         self._thread.shutdown(wait=False)
 
-    async def _call(self, work: Callable[[Any], T]) -> T:
-        """`work(connection)` on the store's thread, within the timeout, its errors translated."""
+    async def _call(self, work: Callable[[Any, threading.Event], T]) -> T:
+        """`work(connection, gone)` on the store's thread, within the timeout, its errors translated;
+        `gone` is set when the caller stopped waiting."""
         if self._closed:
             raise StoreUnavailable(f"run store {self._url.redacted} is closed")
         with translating(self._url.redacted, None, _unavailable, self._timeout):
-            future = self._thread.submit(work, self._connection)
+            gone = threading.Event()
+            future = self._thread.submit(work, self._connection, gone)
             try:
                 async with asyncio.timeout(self._timeout):
                     return await asyncio.wrap_future(future)
             except (TimeoutError, asyncio.CancelledError):
                 # Cancelling the wrapper cancelled the job if it was still queued; a running one is stopped.
+                gone.set()
                 if future.running() and self._connection is not None:
                     self._connection.interrupt()
                 raise
 
 
-def _write(connection: sqlite3.Connection, statement: str, arguments: Sequence[Any]) -> Row | None:
-    """One write statement in its own transaction, holding the write lock from the start."""
+def _write(
+    connection: sqlite3.Connection, statement: str, arguments: Sequence[Any], gone: threading.Event
+) -> Row | None:
+    """One write statement in its own transaction, holding the write lock from the start; not made if the
+    caller stopped waiting while the lock was awaited (an interrupt does not end that wait)."""
     connection.execute("BEGIN IMMEDIATE")
     try:
+        if gone.is_set():
+            raise TimeoutError
         row: Row | None = connection.execute(statement, arguments).fetchone()
     except BaseException:
         connection.execute("ROLLBACK")

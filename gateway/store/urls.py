@@ -76,12 +76,15 @@ def redact(url: str) -> str:
     """`url` with its password (user info and `password=` query parameter) replaced by `***`."""
     try:
         parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        has_query_password = any(key == "password" for key, _ in query)
+        if parts.password is None and not has_query_password:
+            return url  # as it is: urlunsplit would drop the empty host of sqlite:////PATH
         netloc = parts.netloc
         if parts.password is not None:
             userinfo, _, host = netloc.rpartition("@")
             netloc = f"{userinfo.partition(':')[0]}:***@{host}"
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        if any(key == "password" for key, _ in query):
+        if has_query_password:
             query = [(key, "***" if key == "password" else value) for key, value in query]
             return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*/")))
         return urlunsplit(parts._replace(netloc=netloc))
