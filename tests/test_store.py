@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bench import store as bench_store
 from gateway.store import (
     RunExists,
     RunStore,
@@ -487,3 +488,9 @@ def test_redact(url: str, expected: str) -> None:
 def test_sqlite_urls(url: str, path: str) -> None:
     assert parse(url).path == path
     assert parse(url).backend == "sqlite"
+
+
+async def test_the_benchmark_measures_each_operation() -> None:
+    figures = await bench_store.measure("sqlite:///:memory:", 40)
+    assert set(figures) == set(bench_store.OPERATIONS)
+    assert all(value > 0 for value in figures.values())

@@ -102,7 +102,8 @@ class PostgresStore:
         self, thread_id: str, *, limit: int, order: Order, after: str | None, before: str | None
     ) -> tuple[list[StoredRun], bool]:
         """See RunStore.page."""
-        rows = await self._fetch(sql.PAGES[order], thread_id, after, before, limit + 1)
+        statement = sql.PAGES[order, after is not None, before is not None]
+        rows = await self._fetch(statement, *sql.page_arguments(thread_id, limit, after, before))
         return [sql.to_run(row) for row in rows[:limit]], len(rows) > limit
 
     async def replace(self, run: StoredRun, *, expected_version: int) -> StoredRun | None:

@@ -38,21 +38,34 @@ CLAIM = (
 POSTGRESQL_NOW = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 
 
-def page(order: Order) -> str:
-    """The page statement of one order: $1 the thread, $2 `after`, $3 `before`, $4 the limit (one more than
-    the page's, to learn whether more follow). A cursor's position is looked up in the same statement; an
-    unknown one compares as NULL, so the page is empty."""
+def page(order: Order, after: bool, before: bool) -> str:
+    """The page statement of one order and set of cursors: $1 the thread, then `after`'s id and `before`'s
+    if given, then the limit (one more than the page's, to learn whether more follow). A cursor's position
+    is looked up in the same statement; an unknown one compares as NULL, so the page is empty. One statement
+    per case, not `$2 IS NULL OR ...`: a prepared plan must keep the cursors as index bounds, or a page
+    costs a scan of the thread up to the cursor."""
     past, short, direction = (">", "<", "ASC") if order == "asc" else ("<", ">", "DESC")
-    cursor = "(SELECT created_at, seq FROM runs WHERE thread_id = $1 AND id = {})"
-    return (
-        f"SELECT {COLUMNS} FROM runs WHERE thread_id = $1 "
-        f"AND (CAST($2 AS TEXT) IS NULL OR (created_at, seq) {past} {cursor.format('$2')}) "
-        f"AND (CAST($3 AS TEXT) IS NULL OR (created_at, seq) {short} {cursor.format('$3')}) "
-        f"ORDER BY created_at {direction}, seq {direction} LIMIT $4"
-    )
+    cursor = "(SELECT created_at, seq FROM runs WHERE thread_id = $1 AND id = ${})"
+    where, number = [f"SELECT {COLUMNS} FROM runs WHERE thread_id = $1"], 2
+    for given, operator in ((after, past), (before, short)):
+        if given:
+            where.append(f"(created_at, seq) {operator} {cursor.format(number)}")
+            number += 1
+    return " AND ".join(where) + f" ORDER BY created_at {direction}, seq {direction} LIMIT ${number}"
 
 
-PAGES: dict[Order, str] = {"asc": page("asc"), "desc": page("desc")}
+PAGES: dict[tuple[Order, bool, bool], str] = {
+    (order, after, before): page(order, after, before)
+    for order in ("asc", "desc")
+    for after in (False, True)
+    for before in (False, True)
+}
+
+
+def page_arguments(thread_id: str, limit: int, after: str | None, before: str | None) -> tuple[Any, ...]:
+    """The parameters of the page statement of these cursors."""
+    cursors = tuple(cursor for cursor in (after, before) if cursor is not None)
+    return (thread_id, *cursors, limit + 1)
 
 
 def for_sqlite(statement: str) -> str:

@@ -94,8 +94,9 @@ class SqliteStore:
         self, thread_id: str, *, limit: int, order: Order, after: str | None, before: str | None
     ) -> tuple[list[StoredRun], bool]:
         """See RunStore.page."""
-        arguments = (thread_id, after, before, limit + 1)
-        rows = await self._call(lambda c, _: c.execute(_PAGES[order], arguments).fetchall())
+        statement = _PAGES[order, after is not None, before is not None]
+        arguments = sql.page_arguments(thread_id, limit, after, before)
+        rows = await self._call(lambda c, _: c.execute(statement, arguments).fetchall())
         return [sql.to_run(row) for row in rows[:limit]], len(rows) > limit
 
     async def replace(self, run: StoredRun, *, expected_version: int) -> StoredRun | None:
