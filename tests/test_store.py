@@ -119,6 +119,13 @@ async def test_a_document_of_every_json_type_survives(url: str) -> None:
         assert stored.document == document
 
 
+async def test_a_document_that_is_no_json_is_refused_and_nothing_is_stored(url: str) -> None:
+    async with opened(url) as store:
+        with pytest.raises(StoreError, match="must be JSON"):
+            await store.create(StoredRun("run_1", "thread_a", 1, "queued", {"x": object()}))
+        assert await store.get("thread_a", "run_1") is None
+
+
 async def test_sqlite_in_memory_is_a_store_too() -> None:
     async with opened("sqlite:///:memory:") as store:
         await store.create(run("run_1"))

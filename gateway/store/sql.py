@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from gateway.store.errors import StoreError
 from gateway.store.model import TERMINAL_STATUSES, Order, StoredRun
 
 COLUMNS = "id, thread_id, created_at, status, version, document, updated_at"
@@ -84,8 +85,12 @@ def replace_arguments(run: StoredRun, expected_version: int, document: str, now:
 
 
 def dump(document: dict[str, Any]) -> str:
-    """A run's document as the text both backends keep."""
-    return orjson.dumps(document).decode()
+    """A run's document as the text both backends keep; StoreError when it is no JSON (orjson's rules: string
+    keys, integers within 64 bits)."""
+    try:
+        return orjson.dumps(document).decode()
+    except TypeError as exc:
+        raise StoreError(f"a run's document must be JSON: {exc}") from None
 
 
 def to_run(row: Iterable[Any]) -> StoredRun:
