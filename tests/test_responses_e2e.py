@@ -14,6 +14,7 @@ WatchRun see the run, finished while the gateway was down).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -22,12 +23,15 @@ from typing import Any
 
 import grpc
 import httpx
+import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from runs_gateway.assistants.v1 import runs_service_pb2 as v1
+from runs_gateway.assistants.v1 import runs_service_pb2_grpc as v1_grpc
 from runs_gateway.assistants.v2 import resources_pb2 as res
 from runs_gateway.assistants.v2 import runs_service_pb2 as pb
 from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
-from test_dialects import outputs
+from test_dialects import outputs, watch_to_rest
 
 from emulator import EmulatorConfig, EmulatorServer
 from gateway.config import Settings
@@ -56,6 +60,7 @@ class Emulated:
 
     def __init__(self, server: EmulatorServer) -> None:
         self.base_url = server.base_url
+        self.admin = server.root_url + "/_emulator"
         self.rest = httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"})
 
     def thread(self) -> str:
@@ -185,3 +190,227 @@ async def test_a_run_goes_through_requires_action_and_back_with_its_steps(tmp_pa
             )
             assert one.run_step == tools
             assert sum(step.usage.total_tokens for step in steps.data) == done.usage.total_tokens
+
+
+def responses_created(emulator: Emulated) -> int:
+    """How many responses the gateway created (the emulator's log of requests)."""
+    log = httpx.get(emulator.admin + "/requests").json()
+    return sum(1 for entry in log if entry["method"] == "POST" and entry["path"].endswith("/responses"))
+
+
+async def test_a_watched_run_goes_to_requires_action_and_to_its_end(tmp_path: Path) -> None:
+    with emulated(step_seconds=0.05) as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            created = await create(stub, thread)
+            waiting = await watch_to_rest(stub, thread, created.id)
+            assert waiting.status == res.RUN_STATUS_REQUIRES_ACTION
+            request = pb.SubmitToolOutputsRequest(
+                thread_id=thread, run_id=created.id, tool_outputs=outputs(waiting)
+            )
+            await stub.SubmitToolOutputs(request, timeout=30)
+            done = await watch_to_rest(stub, thread, created.id, action=False)
+            assert done.status == res.RUN_STATUS_COMPLETED
+            texts = [item for item in emulator.items(thread) if item["type"] == "function_call_output"]
+            assert [item["output"] for item in texts] == ['{"sum": 3}']  # the outputs are the thread's
+
+
+async def test_of_two_concurrent_submits_one_makes_the_next_response(tmp_path: Path) -> None:
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            created = await create(stub, thread)
+            waiting = await get(stub, thread, created.id)
+            request = pb.SubmitToolOutputsRequest(
+                thread_id=thread, run_id=created.id, tool_outputs=outputs(waiting)
+            )
+            answers = await asyncio.gather(
+                stub.SubmitToolOutputs(request, timeout=30),
+                stub.SubmitToolOutputs(request, timeout=30),
+                return_exceptions=True,
+            )
+            refused = [answer for answer in answers if isinstance(answer, grpc.aio.AioRpcError)]
+            assert len(refused) == 1, answers
+            assert (
+                refused[0].code() == Code.INVALID_ARGUMENT
+            )  # as the Assistants API's 400 through the gateway
+            assert "do not accept tool outputs" in (refused[0].details() or "")
+            assert responses_created(emulator) == 2  # the run's first leg and one next leg
+            assert (await get(stub, thread, created.id)).status == res.RUN_STATUS_COMPLETED
+
+
+async def test_a_run_in_flight_is_cancelled(tmp_path: Path) -> None:
+    with emulated(step_seconds=5) as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            created = await create(stub, thread, "asst_plain")
+            cancel = pb.CancelRunRequest(thread_id=thread, run_id=created.id)
+            cancelled = (await stub.CancelRun(cancel, timeout=30)).run
+            assert cancelled.status in (res.RUN_STATUS_CANCELLING, res.RUN_STATUS_CANCELLED)
+            again = await get(stub, thread, created.id)
+            assert again.status == res.RUN_STATUS_CANCELLED
+            assert again.cancelled_at >= again.created_at
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.CancelRun(cancel, timeout=30)
+            assert caught.value.code() == Code.INVALID_ARGUMENT
+            assert "Cannot cancel run with status 'cancelled'" in (caught.value.details() or "")
+
+
+async def test_list_runs_walks_pages_with_the_assistants_cursors(tmp_path: Path) -> None:
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            made = [(await create(stub, thread, "asst_plain")).id for _ in range(3)]
+            pages = [
+                [run.id for run in page.runs]
+                async for page in stub.ListRuns(pb.ListRunsRequest(thread_id=thread, limit=1), timeout=30)
+            ]
+            assert pages == [[run] for run in reversed(made)]  # newest first, a page of one each
+            first = await stub.ListRunsPage(pb.ListRunsPageRequest(thread_id=thread, limit=2), timeout=30)
+            assert ([run.id for run in first.data], first.has_more) == (made[:0:-1], True)
+            rest = await stub.ListRunsPage(
+                pb.ListRunsPageRequest(thread_id=thread, limit=2, after=first.last_id), timeout=30
+            )
+            assert ([run.id for run in rest.data], rest.has_more) == ([made[0]], False)
+            assert all(run.status == res.RUN_STATUS_COMPLETED for run in rest.data)
+            other = await stub.ListRunsPage(pb.ListRunsPageRequest(thread_id=emulator.thread()), timeout=30)
+            assert list(other.data) == []
+
+
+async def test_refusals_as_the_assistants_api_answers_them(tmp_path: Path) -> None:
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await create(stub, thread, "asst_nobody")
+            assert missing.value.code() == Code.NOT_FOUND
+            assert missing.value.details() == "No assistant found with id 'asst_nobody'."
+            with pytest.raises(grpc.aio.AioRpcError) as no_run:
+                await get(stub, thread, "run_nobody")
+            assert no_run.value.code() == Code.NOT_FOUND
+            with pytest.raises(grpc.aio.AioRpcError) as no_thread:
+                await create(stub, "conv_nobody")
+            assert no_thread.value.code() == Code.NOT_FOUND
+            assert "No thread found with id 'conv_nobody'" in (no_thread.value.details() or "")
+            last = res.TruncationStrategy(type=res.TRUNCATION_TYPE_LAST_MESSAGES, last_messages=2)
+            request = pb.CreateRunRequest(
+                thread_id=thread, assistant_id="asst_plain", truncation_strategy=last
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as unmappable:
+                await stub.CreateRun(request, timeout=30)
+            assert unmappable.value.code() == Code.INVALID_ARGUMENT
+            assert reason(unmappable.value) == "TRUNCATION_LAST_MESSAGES_UNSUPPORTED"
+            old = v1_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
+            with pytest.raises(grpc.aio.AioRpcError) as version:
+                await old.GetRun(v1.GetRunRequest(thread_id=thread, run_id="run_1"), timeout=30)
+            assert version.value.code() == Code.UNIMPLEMENTED
+            assert "runs_gateway.assistants.v2.RunsService" in (version.value.details() or "")
+
+
+async def test_the_assistants_file_is_reread_when_it_changes_and_a_broken_edit_keeps_the_old(
+    tmp_path: Path,
+) -> None:
+    path = assistants_file(tmp_path)
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path, assistants=path) as channel:
+            stub = stub_of(channel)
+            grown = {"assistants": {**ASSISTANTS["assistants"], "asst_new": {"model": "gpt-4o-mini"}}}
+            assistants_file(tmp_path, grown)
+            await asyncio.sleep(1.2)  # the file is looked at once a second
+            assert (await create(stub, thread, "asst_new")).model == "gpt-4o-mini"
+            path.write_text('{"assistants": {"asst_new": {"temperature": 9}}}')
+            await asyncio.sleep(1.2)
+            assert (await create(stub, thread, "asst_new")).model == "gpt-4o-mini"  # the old file's, kept
+
+
+# Streamed runs.
+
+
+async def streamed(call: Any) -> list[pb.StreamRunResponse]:
+    return [event async for event in call]
+
+
+def check_order(events: list[pb.StreamRunResponse], created: set[str]) -> None:
+    """Every step and message is created (in this stream, or in `created` before it) before anything else
+    is said of it; the run's end is the last event."""
+    for event in events:
+        kind = event.WhichOneof("data")
+        if kind in ("run_step", "message"):
+            obj = getattr(event, kind)
+            if event.event.endswith(".created"):
+                assert obj.id not in created, event.event
+                created.add(obj.id)
+            else:
+                assert obj.id in created, event.event
+        elif kind in ("run_step_delta", "message_delta"):
+            assert getattr(event, kind).id in created, event.event
+    ends = [n for n, e in enumerate(events) if e.WhichOneof("data") == "run" and e.run.status in RESTING]
+    assert ends == [len(events) - 1], [event.event for event in events]
+
+
+RESTING = {res.RUN_STATUS_REQUIRES_ACTION, res.RUN_STATUS_COMPLETED, res.RUN_STATUS_CANCELLED}
+
+
+async def test_a_streamed_run_event_by_event_and_its_streamed_submit(tmp_path: Path) -> None:
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            request = pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_adder")
+            first = await streamed(stub.CreateRunStream(request, timeout=30))
+            names = [event.event for event in first]
+            assert names[:2] == ["thread.run.created", "thread.run.queued"], names
+            assert names[-1] == "thread.run.requires_action"
+            assert "thread.run.step.delta" in names
+            seen: set[str] = set()
+            check_order(first, seen)
+            waiting = first[-1].run
+            assert await get(stub, thread, waiting.id) == waiting
+            submit = pb.SubmitToolOutputsStreamRequest(
+                thread_id=thread, run_id=waiting.id, tool_outputs=outputs(waiting)
+            )
+            second = await streamed(stub.SubmitToolOutputsStream(submit, timeout=30))
+            names = [event.event for event in second]
+            assert "thread.run.created" not in names
+            assert names[-1] == "thread.run.completed"
+            assert "thread.run.step.completed" in names[: names.index("thread.run.in_progress") + 1]
+            check_order(second, seen)
+            deltas = [
+                e.message_delta.delta.content[0].text.value
+                for e in second
+                if e.event == "thread.message.delta"
+            ]
+            finished = [e.message for e in second if e.event == "thread.message.completed"]
+            assert len(finished) == 1
+            assert len(deltas) > 1
+            assert "".join(deltas) == finished[0].content[0].text.value
+            done = await get(stub, thread, waiting.id)
+            assert done.status == res.RUN_STATUS_COMPLETED
+            assert done == second[-1].run
+            steps = await stub.ListRunStepsPage(
+                pb.ListRunStepsPageRequest(thread_id=thread, run_id=done.id, order=pb.LIST_ORDER_ASC),
+                timeout=30,
+            )
+            streamed_steps = {e.run_step.id for e in [*first, *second] if e.WhichOneof("data") == "run_step"}
+            assert {step.id for step in steps.data} == streamed_steps  # the same ids on a later read
+
+
+async def test_a_client_that_leaves_a_stream_does_not_stop_the_run(tmp_path: Path) -> None:
+    with emulated(step_seconds=0.1) as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            call = stub.CreateRunStream(
+                pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
+            )
+            first = await call.read()
+            assert first.event == "thread.run.created"
+            call.cancel()
+            done = await watch_to_rest(stub, thread, first.run.id, action=False)
+            assert done.status == res.RUN_STATUS_COMPLETED
