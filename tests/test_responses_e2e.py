@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -414,3 +418,83 @@ async def test_a_client_that_leaves_a_stream_does_not_stop_the_run(tmp_path: Pat
             call.cancel()
             done = await watch_to_rest(stub, thread, first.run.id, action=False)
             assert done.status == res.RUN_STATUS_COMPLETED
+
+
+# The gateway as a process: started, killed, started again.
+
+
+@contextmanager
+def gateway_process(emulator: Emulated, assistants: Path, database: Path) -> Iterator[subprocess.Popen[str]]:
+    command = [
+        sys.executable, "-m", "gateway", "--listen", "127.0.0.1:0", "--upstream", emulator.base_url,
+        "--upstream-api", "responses", "--assistants", str(assistants), "--store", f"sqlite:///{database}",
+    ]  # fmt: skip
+    environment = {**os.environ, "OPENAI_API_KEY": KEY, "RUNS_GATEWAY_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def address(process: subprocess.Popen[str]) -> str:
+    """Where the gateway process listens, from the line it prints once it serves."""
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("runs-gateway listening on "), line + (
+        process.stderr.read() if process.stderr else ""
+    )
+    return line.split()[-1]
+
+
+async def test_a_run_survives_the_gateway_killed_mid_run_and_started_again(tmp_path: Path) -> None:
+    assistants, database = assistants_file(tmp_path), tmp_path / "runs.db"
+    with emulated(step_seconds=1) as emulator:
+        thread = emulator.thread()
+        with gateway_process(emulator, assistants, database) as first:
+            async with grpc.aio.insecure_channel(address(first)) as channel:
+                created = await create(stub_of(channel), thread, "asst_plain")
+            assert created.status == res.RUN_STATUS_QUEUED
+            first.send_signal(signal.SIGKILL)
+            assert first.wait(timeout=30) == -signal.SIGKILL
+        await asyncio.sleep(
+            2.2
+        )  # the response runs to its end (in progress at 1 s, completed at 2 s) meanwhile
+        with gateway_process(emulator, assistants, database) as second:
+            async with grpc.aio.insecure_channel(address(second)) as channel:
+                stub = stub_of(channel)
+                done = await get(stub, thread, created.id)
+                assert (done.id, done.status, done.created_at) == (
+                    created.id,
+                    res.RUN_STATUS_COMPLETED,
+                    created.created_at,
+                )
+                listed = await stub.ListRunsPage(pb.ListRunsPageRequest(thread_id=thread), timeout=30)
+                assert [run.id for run in listed.data] == [created.id]
+                assert listed.data[0] == done
+                watched = await watch_to_rest(stub, thread, created.id, action=False)
+                assert watched == done
+
+
+def test_a_bad_assistants_file_stops_the_start_naming_the_file_and_the_field(tmp_path: Path) -> None:
+    broken = assistants_file(tmp_path, {"assistants": {"asst_x": {"model": "gpt-4o", "temperature": 7}}})
+    with emulated() as emulator, gateway_process(emulator, broken, tmp_path / "runs.db") as process:
+        assert process.wait(timeout=60) == 2
+        assert process.stderr is not None
+        error = process.stderr.read()
+    assert "--assistants cannot be used" in error, error
+    assert str(broken) in error
+    assert "assistant 'asst_x': field 'temperature' must be between 0 and 2" in error
+    assert not (tmp_path / "runs.db").exists()  # nothing was opened
+
+
+def test_responses_without_an_assistants_file_stops_the_start() -> None:
+    with pytest.raises(ValueError, match="--assistants is required with --upstream-api responses"):
+        Settings(base_url="http://127.0.0.1:1/v1", upstream_api="responses")
