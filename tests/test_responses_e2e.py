@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -39,7 +40,11 @@ from test_dialects import outputs, watch_to_rest
 
 from emulator import EmulatorConfig, EmulatorServer
 from gateway.config import Settings
+from gateway.responses.adapter import STREAMED, UNARY, ResponsesUpstream
+from gateway.responses.catalog import AssistantsFile
+from gateway.routes import ROUTES_V2
 from gateway.server import build_server
+from gateway.upstream import CallOptions, Upstream
 
 Code = grpc.StatusCode
 KEY = "sk-responses-e2e-key-0123456789"
@@ -194,6 +199,11 @@ async def test_a_run_goes_through_requires_action_and_back_with_its_steps(tmp_pa
             )
             assert one.run_step == tools
             assert sum(step.usage.total_tokens for step in steps.data) == done.usage.total_tokens
+
+
+def logged(emulator: Emulated) -> int:
+    """How many requests the emulator received."""
+    return len(httpx.get(emulator.admin + "/requests").json())
 
 
 def responses_created(emulator: Emulated) -> int:
@@ -498,3 +508,69 @@ def test_a_bad_assistants_file_stops_the_start_naming_the_file_and_the_field(tmp
 def test_responses_without_an_assistants_file_stops_the_start() -> None:
     with pytest.raises(ValueError, match="--assistants is required with --upstream-api responses"):
         Settings(base_url="http://127.0.0.1:1/v1", upstream_api="responses")
+
+
+def test_the_adapter_serves_every_v2_route_and_no_other() -> None:
+    """The dispatch tables and the v2 route table agree both ways (ListRunsPage shares ListRuns' route)."""
+    served = set(UNARY) | set(STREAMED)
+    routes = {(route.method, route.path) for route in ROUTES_V2.values()}
+    assert served == routes
+    streamed = {(route.method, route.path) for route in ROUTES_V2.values() if route.events}
+    assert set(STREAMED) == streamed
+    assert set(UNARY) == {(route.method, route.path) for route in ROUTES_V2.values() if not route.events}
+
+
+class Clock:
+    """A clock the test moves (the adapter's `now`)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_run_past_expires_at_is_expired_and_its_leg_in_flight_cancelled(tmp_path: Path) -> None:
+    clock = Clock()
+    with emulated(step_seconds=30) as emulator:
+        thread = emulator.thread()
+        adapter = ResponsesUpstream(
+            Upstream(emulator.base_url, KEY),
+            AssistantsFile(assistants_file(tmp_path)),
+            f"sqlite:///{tmp_path / 'runs.db'}",
+            clock=clock,
+        )
+        template = ROUTES_V2["CreateRun"].path
+        runs, options = template.format(thread_id=thread), CallOptions()
+        try:
+            body = json.dumps({"assistant_id": "asst_plain"}).encode()
+            run = await adapter.request(
+                "POST", runs, options, content=body, route=ROUTES_V2["CreateRun"].path
+            )
+            assert run["status"] == "queued"
+            clock.now += 601
+            path, route = f"{runs}/{run['id']}", ROUTES_V2["GetRun"].path
+            expired = await adapter.request("GET", path, options, route=route)
+            assert (expired["status"], expired["expires_at"]) == ("expired", None)
+            record = (await adapter.runs.stored(thread, run["id"])).document
+            response = emulator.rest.get(f"/responses/{record['responses'][0]}").json()
+            assert response["status"] == "cancelled"  # nothing runs on for a run that expired
+            assert (await adapter.request("GET", path, options, route=route))["status"] == "expired"
+        finally:
+            await adapter.aclose()
+
+
+async def test_a_finished_run_is_read_without_an_upstream_call(tmp_path: Path) -> None:
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            created = await create(stub, thread, "asst_plain")
+            assert (await get(stub, thread, created.id)).status == res.RUN_STATUS_COMPLETED
+            before = logged(emulator)
+            for _ in range(3):
+                assert (await get(stub, thread, created.id)).status == res.RUN_STATUS_COMPLETED
+            await stub.ListRunStepsPage(pb.ListRunStepsPageRequest(thread_id=thread, run_id=created.id))
+            assert (
+                len(httpx.get(emulator.admin + "/requests").json()) == before
+            )  # the cache's finished response
