@@ -77,6 +77,9 @@ class Emulated:
         assert answer.status_code == 200, answer.text
         return str(answer.json()["id"])
 
+    def fault(self, fault: dict[str, Any]) -> None:
+        httpx.post(self.admin + "/faults", json=fault).raise_for_status()
+
     def items(self, thread: str) -> list[dict[str, Any]]:
         answer = self.rest.get(f"/conversations/{thread}/items", params={"order": "asc", "limit": 100})
         return list(answer.json()["data"])
@@ -572,3 +575,50 @@ async def test_a_finished_run_is_read_without_an_upstream_call(tmp_path: Path) -
                 assert (await get(stub, thread, created.id)).status == res.RUN_STATUS_COMPLETED
             await stub.ListRunStepsPage(pb.ListRunStepsPageRequest(thread_id=thread, run_id=created.id))
             assert logged(emulator) == before  # the finished response came from the cache
+
+
+def stream_requests(emulator: Emulated) -> list[dict[str, Any]]:
+    """The streamed reads of a response again (`GET /responses/{id}?stream=true`) the emulator received."""
+    log = httpx.get(emulator.admin + "/requests").json()
+    return [entry for entry in log if entry["method"] == "GET" and entry["query"].get("stream") == "true"]
+
+
+async def test_a_stream_cut_in_the_middle_is_read_again_after_its_last_event(tmp_path: Path) -> None:
+    with emulated() as emulator:
+        emulator.fault({"path": "/responses$", "method": "POST", "stream_cut_after": 6})
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            request = pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
+            events = await streamed(stub.CreateRunStream(request, timeout=30))
+            names = [event.event for event in events]
+            assert names[0] == "thread.run.created"
+            assert names[-1] == "thread.run.completed", names
+            check_order(events, set())
+            deltas = [
+                e.message_delta.delta.content[0].text.value
+                for e in events
+                if e.event == "thread.message.delta"
+            ]
+            finished = [e.message for e in events if e.event == "thread.message.completed"]
+            assert "".join(deltas) == finished[0].content[0].text.value
+            assert names.count("thread.message.created") == 1  # nothing said twice, nothing missed
+        again = stream_requests(emulator)
+        assert [entry["query"]["starting_after"] for entry in again] == ["5"], again
+
+
+async def test_a_streamed_run_cancelled_midway_ends_its_stream_cancelled(tmp_path: Path) -> None:
+    with emulated(step_seconds=0.2) as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            stub = stub_of(channel)
+            call = stub.CreateRunStream(
+                pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
+            )
+            first = await call.read()
+            await stub.CancelRun(pb.CancelRunRequest(thread_id=thread, run_id=first.run.id), timeout=30)
+            rest: list[pb.StreamRunResponse] = []
+            while (event := await call.read()) is not grpc.aio.EOF:
+                rest.append(event)
+            assert rest[-1].event == "thread.run.cancelled", [event.event for event in rest]
+            assert (await get(stub, thread, first.run.id)).status == res.RUN_STATUS_CANCELLED

@@ -11,6 +11,7 @@ through the existing `Upstream` client: its retries, credentials, dialect and er
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -227,12 +228,10 @@ class ResponsesUpstream:
             after=query.get("after") or None,
             before=query.get("before") or None,
         )
+        records = [RunRecord.from_json(run.document) for run in stored]
+        chains = await asyncio.gather(*(self.runs.chain(record, call.options) for record in records))
         now = self._now()
-        data = []
-        for run in stored:
-            record = RunRecord.from_json(run.document)
-            responses = await self.runs.chain(record, call.options)
-            data.append(run_object(record, responses, now))
+        data = [run_object(record, chain, now) for record, chain in zip(records, chains, strict=True)]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
         return {"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": more}
 
