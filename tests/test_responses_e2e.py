@@ -622,3 +622,28 @@ async def test_a_streamed_run_cancelled_midway_ends_its_stream_cancelled(tmp_pat
                 rest.append(event)
             assert rest[-1].event == "thread.run.cancelled", [event.event for event in rest]
             assert (await get(stub, thread, first.run.id)).status == res.RUN_STATUS_CANCELLED
+
+
+async def test_two_gateways_on_one_store_serve_the_same_runs(tmp_path: Path) -> None:
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as one, gateway(emulator, tmp_path) as other:
+            first, second = stub_of(one), stub_of(other)
+            created = await create(first, thread)
+            waiting = await get(second, thread, created.id)
+            assert waiting.status == res.RUN_STATUS_REQUIRES_ACTION
+            request = pb.SubmitToolOutputsRequest(
+                thread_id=thread, run_id=created.id, tool_outputs=outputs(waiting)
+            )
+            answers = await asyncio.gather(
+                first.SubmitToolOutputs(request, timeout=30),
+                second.SubmitToolOutputs(request, timeout=30),
+                return_exceptions=True,
+            )
+            assert len([answer for answer in answers if isinstance(answer, grpc.aio.AioRpcError)]) == 1, (
+                answers
+            )
+            assert responses_created(emulator) == 2
+            assert await get(first, thread, created.id) == await get(second, thread, created.id)
+            listed = [await s.ListRunsPage(pb.ListRunsPageRequest(thread_id=thread)) for s in (first, second)]
+            assert listed[0] == listed[1]
