@@ -197,6 +197,7 @@ async def serve(
                 "tcp_port": port,
                 "uds": settings.uds,
                 "upstream": settings.base_url,
+                "upstream_api": settings.upstream_api,
                 "tls": bool(settings.tls_cert),
                 "mtls": bool(settings.tls_client_ca),
             }

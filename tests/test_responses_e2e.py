@@ -647,3 +647,14 @@ async def test_two_gateways_on_one_store_serve_the_same_runs(tmp_path: Path) -> 
             assert await get(first, thread, created.id) == await get(second, thread, created.id)
             listed = [await s.ListRunsPage(pb.ListRunsPageRequest(thread_id=thread)) for s in (first, second)]
             assert listed[0] == listed[1]
+
+
+def test_a_store_that_cannot_be_opened_stops_the_start(tmp_path: Path) -> None:
+    with (
+        emulated() as emulator,
+        gateway_process(emulator, assistants_file(tmp_path), tmp_path / "no" / "such" / "runs.db") as process,
+    ):
+        assert process.wait(timeout=60) == 2
+        assert process.stderr is not None
+        error = process.stderr.read()
+    assert "runs-gateway: --store: run store" in error, error
