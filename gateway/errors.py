@@ -339,8 +339,8 @@ class VersionNotServed(GatewayError):
     def __init__(self, api: Api, served: Sequence[Api]) -> None:
         services = ", ".join(other.service for other in served)
         super().__init__(
-            f"the upstream's dialect serves no Assistants {api.version}: call {services} instead (or set "
-            "--dialect to what the upstream is)"
+            f"the upstream serves no Assistants {api.version} (its --dialect, or --upstream-api responses, "
+            f"which serves v2 alone): call {services} instead"
         )
 
 
