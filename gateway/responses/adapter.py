@@ -31,7 +31,7 @@ from gateway.responses.requests import Unmappable, response_request, tool_output
 from gateway.responses.steps import run_steps, step_page
 from gateway.responses.streaming import LegStream
 from gateway.routes import ROUTES_V2
-from gateway.upstream import CallOptions, Params, Upstream
+from gateway.upstream import CallOptions, Upstream
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,16 @@ class Call:
         return self.path["run_id"]
 
 
-def _call(route: str, path: str, options: CallOptions, params: Params | None, content: bytes | None) -> Call:
+def _call(path: str, options: CallOptions, given: Mapping[str, Any]) -> Call:
+    """The call read: its path parameters (by its route template), query and JSON body."""
+    route, content = str(given.get("route", "")), given.get("content")
     values = {
         name[1:-1]: unquote(value)
         for name, value in zip(route.split("/"), path.split("/"), strict=False)
         if name.startswith("{")
     }
     body = convert.loads(content) if content else {}
-    return Call(values, dict(params or {}), body if isinstance(body, dict) else {}, options)
+    return Call(values, dict(given.get("params") or {}), body if isinstance(body, dict) else {}, options)
 
 
 @contextmanager
@@ -107,39 +109,22 @@ class ResponsesUpstream:
         await self.runs.aclose()
         await self.upstream.aclose()
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        options: CallOptions,
-        *,
-        params: Params | None = None,
-        content: bytes | None = None,
-        route: str = "",
-        headers: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """Serve one Assistants REST call (by its method and route template) as that API answers it."""
-        handler = UNARY.get((method, route))
+    async def request(self, method: str, path: str, options: CallOptions, **given: Any) -> dict[str, Any]:
+        """Serve one Assistants REST call (by its method and `route` template) as that API answers it;
+        `given` are `RestClient.request`'s keywords (`params`, `content`, `route`, `headers`)."""
+        handler = UNARY.get((method, given.get("route", "")))
         if handler is None:
             raise UpstreamError(404, f"Invalid URL ({method} {path})", api_error=False)
-        return await handler(self, _call(route, path, options, params, content))
+        return await handler(self, _call(path, options, given))
 
     async def events(
-        self,
-        method: str,
-        path: str,
-        options: CallOptions,
-        *,
-        params: Params | None = None,
-        content: bytes | None = None,
-        route: str = "",
-        headers: Mapping[str, str] | None = None,
+        self, method: str, path: str, options: CallOptions, **given: Any
     ) -> AsyncGenerator[tuple[str, str], None]:
         """Serve one streamed Assistants REST call: its run events, (name, data), until the run's `done`."""
-        handler = STREAMED.get((method, route))
+        handler = STREAMED.get((method, given.get("route", "")))
         if handler is None:
             raise UpstreamError(404, f"Invalid URL ({method} {path})", api_error=False)
-        async for event in handler(self, _call(route, path, options, params, content)):
+        async for event in handler(self, _call(path, options, given)):
             yield event
 
     def _now(self) -> int:
