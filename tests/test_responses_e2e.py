@@ -229,6 +229,14 @@ async def test_a_watched_run_goes_to_requires_action_and_to_its_end(tmp_path: Pa
             await stub.SubmitToolOutputs(request, timeout=30)
             done = await watch_to_rest(stub, thread, created.id, action=False)
             assert done.status == res.RUN_STATUS_COMPLETED
+            watched = pb.WatchRunRequest(thread_id=thread, run_id=created.id, include_steps=True)
+            changes = [change async for change in stub.WatchRun(watched, timeout=30)]
+            steps = {
+                c.run_step.id: c.run_step.status for c in changes if c.WhichOneof("change") == "run_step"
+            }
+            assert len(steps) == 2
+            assert set(steps.values()) == {res.RUN_STEP_STATUS_COMPLETED}
+            assert changes[-1].run.status == res.RUN_STATUS_COMPLETED
             texts = [item for item in emulator.items(thread) if item["type"] == "function_call_output"]
             assert [item["output"] for item in texts] == ['{"sum": 3}']  # the outputs are the thread's
 

@@ -328,7 +328,11 @@ class ResponsesUpstream:
 
         async def started(response_id: str) -> RunRecord:
             started_record = record.with_response(response_id)
-            await self.runs.create(started_record, "queued")
+            try:
+                await self.runs.create(started_record, "queued")
+            except BaseException:
+                await self._abandon({"id": response_id}, call)
+                raise
             return started_record
 
         stream = LegStream(self.runs, call.options, self._clock, started, [])
