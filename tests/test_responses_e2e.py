@@ -666,3 +666,40 @@ def test_a_store_that_cannot_be_opened_stops_the_start(tmp_path: Path) -> None:
         assert process.stderr is not None
         error = process.stderr.read()
     assert "runs-gateway: --store: run store" in error, error
+
+
+def created_bodies(emulator: Emulated) -> list[dict[str, Any]]:
+    """The CreateResponse bodies the emulator received."""
+    log = httpx.get(emulator.admin + "/requests").json()
+    return [json.loads(e["body"]) for e in log if e["method"] == "POST" and e["path"].endswith("/responses")]
+
+
+async def test_create_runs_overrides_and_messages_reach_the_response(tmp_path: Path) -> None:
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path) as channel:
+            message = pb.AdditionalMessage(
+                role=res.MESSAGE_ROLE_USER,
+                content=[pb.InputContent(type=res.MESSAGE_CONTENT_TYPE_TEXT, text="And 2 + 2?")],
+            )
+            request = pb.CreateRunRequest(
+                thread_id=thread,
+                assistant_id="asst_plain",
+                model="gpt-4o-mini",
+                additional_instructions="Be kind.",
+                additional_messages=[message],
+                metadata={"k": "v"},
+            )
+            run = (await stub_of(channel).CreateRun(request, timeout=30)).run
+        assert (run.model, run.instructions) == ("gpt-4o-mini", "Answer briefly.\n\nBe kind.")
+        assert dict(run.metadata) == {"k": "v"}
+        [body] = created_bodies(emulator)
+        assert (body["background"], body["store"], body["conversation"]) == (True, True, thread)
+        assert (body["model"], body["instructions"], body["metadata"]) == (
+            run.model,
+            run.instructions,
+            {"k": "v"},
+        )
+        assert body["input"] == [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "And 2 + 2?"}]}
+        ]
