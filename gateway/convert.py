@@ -247,7 +247,12 @@ def _quick(schema: Schema) -> Callable[[Any], JSON]:
     raises (protobuf refuses an integer written as a float) and `to_message` takes the exact pass."""
     plain = frozenset(name for name, field in schema.items() if field.kind in (SCALAR, INTEGER))
     rich = tuple(
-        (name, _quick_field(field), field.twin if field.kind is OBJECT else None)
+        (
+            name,
+            _quick_field(field),
+            field.twin if field.kind is OBJECT else None,
+            _container(field),
+        )
         for name, field in schema.items()
         if name not in plain and field.kind is not TWIN
     )
@@ -256,10 +261,10 @@ def _quick(schema: Schema) -> Callable[[Any], JSON]:
         if type(data) is not dict:
             raise _NotQuick
         found = {name: value for name, value in data.items() if name in plain and value is not None}
-        for name, convert, twin in rich:
+        for name, convert, twin, empty in rich:
             value = data.get(name)
-            if value is None:
-                continue
+            if value is None or (not value and type(value) is empty):
+                continue  # null, or an empty list or map: what protobuf has without it, built for nothing
             if twin is None:
                 found[name] = convert(value)
             else:
@@ -267,6 +272,14 @@ def _quick(schema: Schema) -> Callable[[Any], JSON]:
         return found
 
     return arguments
+
+
+def _container(field: Field) -> type | None:
+    """What the REST value of a field is when it may be left out empty: a map's object, a repeated field's
+    array (None: neither)."""
+    if field.kind is STRINGS:
+        return dict
+    return list if field.repeated else None
 
 
 def _quick_field(field: Field) -> Callable[[Any], Any]:
