@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from gateway.dialects import AUTH_MODES, DIALECTS, ENTRA, HEADER, Dialect
 from gateway.responses.assistants import AssistantsFileError, load_assistants
+from gateway.store.urls import DEFAULT_URL
 
 HEADERS_VARIABLE = "RUNS_GATEWAY_UPSTREAM_HEADERS"
 """Static upstream headers as a JSON object (environment only: they are secrets, like the key)."""
@@ -35,9 +36,9 @@ ASSISTANTS_API, RESPONSES_API = "assistants", "responses"
 UPSTREAM_APIS = (ASSISTANTS_API, RESPONSES_API)
 """What the upstream speaks: the Assistants REST API (runs passed through), or the Responses and
 Conversations APIs (runs kept by the gateway's adapter, `gateway/responses/adapter.py`)."""
-DEFAULT_STORE = "sqlite:///runs-gateway.db"
-"""The run store with `--upstream-api responses`: one SQLite file in the working directory (the store
-package's own default)."""
+DEFAULT_STORE = DEFAULT_URL
+"""The run store with `--upstream-api responses`: the store package's default, one SQLite file in the
+working directory."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from runs_gateway.assistants.v2 import resources_pb2 as res
 from runs_gateway.assistants.v2 import runs_service_pb2 as pb
 from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
 from test_dialects import outputs, watch_to_rest
+from test_store import new_database, postgres_server  # noqa: F401  (the session's PostgreSQL)
 
 from emulator import EmulatorConfig, EmulatorServer
 from gateway.config import Settings
@@ -96,6 +97,14 @@ def emulated(step_seconds: float = 0) -> Iterator[Emulated]:
             emulator.rest.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The run store's URL: a SQLite file, or a database of its own on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    return await new_database(request.getfixturevalue("postgres_server"))
+
+
 def assistants_file(folder: Path, document: Any = ASSISTANTS) -> Path:
     path = folder / "assistants.json"
     path.write_text(json.dumps(document))
@@ -152,10 +161,10 @@ def reason(error: grpc.aio.AioRpcError) -> str:
 # Unary RPCs and steps.
 
 
-async def test_a_run_goes_through_requires_action_and_back_with_its_steps(tmp_path: Path) -> None:
+async def test_a_run_goes_through_requires_action_and_back_with_its_steps(tmp_path: Path, store: str) -> None:
     with emulated() as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             created = await create(stub, thread)
             assert created.id.startswith("run_")
@@ -215,10 +224,10 @@ def responses_created(emulator: Emulated) -> int:
     return sum(1 for entry in log if entry["method"] == "POST" and entry["path"].endswith("/responses"))
 
 
-async def test_a_watched_run_goes_to_requires_action_and_to_its_end(tmp_path: Path) -> None:
+async def test_a_watched_run_goes_to_requires_action_and_to_its_end(tmp_path: Path, store: str) -> None:
     with emulated(step_seconds=0.05) as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             created = await create(stub, thread)
             waiting = await watch_to_rest(stub, thread, created.id)
@@ -241,10 +250,10 @@ async def test_a_watched_run_goes_to_requires_action_and_to_its_end(tmp_path: Pa
             assert [item["output"] for item in texts] == ['{"sum": 3}']  # the outputs are the thread's
 
 
-async def test_of_two_concurrent_submits_one_makes_the_next_response(tmp_path: Path) -> None:
+async def test_of_two_concurrent_submits_one_makes_the_next_response(tmp_path: Path, store: str) -> None:
     with emulated() as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             created = await create(stub, thread)
             waiting = await get(stub, thread, created.id)
@@ -266,10 +275,10 @@ async def test_of_two_concurrent_submits_one_makes_the_next_response(tmp_path: P
             assert (await get(stub, thread, created.id)).status == res.RUN_STATUS_COMPLETED
 
 
-async def test_a_run_in_flight_is_cancelled(tmp_path: Path) -> None:
+async def test_a_run_in_flight_is_cancelled(tmp_path: Path, store: str) -> None:
     with emulated(step_seconds=5) as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             created = await create(stub, thread, "asst_plain")
             cancel = pb.CancelRunRequest(thread_id=thread, run_id=created.id)
@@ -284,10 +293,10 @@ async def test_a_run_in_flight_is_cancelled(tmp_path: Path) -> None:
             assert "Cannot cancel run with status 'cancelled'" in (caught.value.details() or "")
 
 
-async def test_list_runs_walks_pages_with_the_assistants_cursors(tmp_path: Path) -> None:
+async def test_list_runs_walks_pages_with_the_assistants_cursors(tmp_path: Path, store: str) -> None:
     with emulated() as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             made = [(await create(stub, thread, "asst_plain")).id for _ in range(3)]
             pages = [
@@ -382,10 +391,10 @@ def check_order(events: list[pb.StreamRunResponse], created: set[str]) -> None:
 RESTING = {res.RUN_STATUS_REQUIRES_ACTION, res.RUN_STATUS_COMPLETED, res.RUN_STATUS_CANCELLED}
 
 
-async def test_a_streamed_run_event_by_event_and_its_streamed_submit(tmp_path: Path) -> None:
+async def test_a_streamed_run_event_by_event_and_its_streamed_submit(tmp_path: Path, store: str) -> None:
     with emulated() as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             request = pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_adder")
             first = await streamed(stub.CreateRunStream(request, timeout=30))
@@ -426,10 +435,10 @@ async def test_a_streamed_run_event_by_event_and_its_streamed_submit(tmp_path: P
             assert {step.id for step in steps.data} == streamed_steps  # the same ids on a later read
 
 
-async def test_a_client_that_leaves_a_stream_does_not_stop_the_run(tmp_path: Path) -> None:
+async def test_a_client_that_leaves_a_stream_does_not_stop_the_run(tmp_path: Path, store: str) -> None:
     with emulated(step_seconds=0.1) as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             call = stub.CreateRunStream(
                 pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
@@ -445,10 +454,14 @@ async def test_a_client_that_leaves_a_stream_does_not_stop_the_run(tmp_path: Pat
 
 
 @contextmanager
-def gateway_process(emulator: Emulated, assistants: Path, database: Path) -> Iterator[subprocess.Popen[str]]:
+def gateway_process(
+    emulator: Emulated, assistants: Path, database: Path | str
+) -> Iterator[subprocess.Popen[str]]:
+    """The gateway as a process over the emulator; `database`: a store URL, or a SQLite file."""
+    store = database if isinstance(database, str) else f"sqlite:///{database}"
     command = [
         sys.executable, "-m", "gateway", "--listen", "127.0.0.1:0", "--upstream", emulator.base_url,
-        "--upstream-api", "responses", "--assistants", str(assistants), "--store", f"sqlite:///{database}",
+        "--upstream-api", "responses", "--assistants", str(assistants), "--store", store,
     ]  # fmt: skip
     environment = {**os.environ, "OPENAI_API_KEY": KEY, "RUNS_GATEWAY_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
@@ -475,8 +488,10 @@ def address(process: subprocess.Popen[str]) -> str:
     return line.split()[-1]
 
 
-async def test_a_run_survives_the_gateway_killed_mid_run_and_started_again(tmp_path: Path) -> None:
-    assistants, database = assistants_file(tmp_path), tmp_path / "runs.db"
+async def test_a_run_survives_the_gateway_killed_mid_run_and_started_again(
+    tmp_path: Path, store: str
+) -> None:
+    assistants, database = assistants_file(tmp_path), store
     with emulated(step_seconds=1) as emulator:
         thread = emulator.thread()
         with gateway_process(emulator, assistants, database) as first:
@@ -591,11 +606,13 @@ def stream_requests(emulator: Emulated) -> list[dict[str, Any]]:
     return [entry for entry in log if entry["method"] == "GET" and entry["query"].get("stream") == "true"]
 
 
-async def test_a_stream_cut_in_the_middle_is_read_again_after_its_last_event(tmp_path: Path) -> None:
+async def test_a_stream_cut_in_the_middle_is_read_again_after_its_last_event(
+    tmp_path: Path, store: str
+) -> None:
     with emulated() as emulator:
         emulator.fault({"path": "/responses$", "method": "POST", "stream_cut_after": 6})
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             request = pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
             events = await streamed(stub.CreateRunStream(request, timeout=30))
@@ -615,10 +632,10 @@ async def test_a_stream_cut_in_the_middle_is_read_again_after_its_last_event(tmp
         assert [entry["query"]["starting_after"] for entry in again] == ["5"], again
 
 
-async def test_a_streamed_run_cancelled_midway_ends_its_stream_cancelled(tmp_path: Path) -> None:
+async def test_a_streamed_run_cancelled_midway_ends_its_stream_cancelled(tmp_path: Path, store: str) -> None:
     with emulated(step_seconds=0.2) as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as channel:
+        async with gateway(emulator, tmp_path, store=store) as channel:
             stub = stub_of(channel)
             call = stub.CreateRunStream(
                 pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
@@ -632,10 +649,13 @@ async def test_a_streamed_run_cancelled_midway_ends_its_stream_cancelled(tmp_pat
             assert (await get(stub, thread, first.run.id)).status == res.RUN_STATUS_CANCELLED
 
 
-async def test_two_gateways_on_one_store_serve_the_same_runs(tmp_path: Path) -> None:
+async def test_two_gateways_on_one_store_serve_the_same_runs(tmp_path: Path, store: str) -> None:
     with emulated() as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path) as one, gateway(emulator, tmp_path) as other:
+        async with (
+            gateway(emulator, tmp_path, store=store) as one,
+            gateway(emulator, tmp_path, store=store) as other,
+        ):
             first, second = stub_of(one), stub_of(other)
             created = await create(first, thread)
             waiting = await get(second, thread, created.id)
