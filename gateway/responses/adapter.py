@@ -201,8 +201,15 @@ class ResponsesUpstream:
         return record, responses, now  # every write lost: what was read is still the run as it is now
 
     async def _expire(self, record: RunRecord, responses: list[JSON], now: int, call: Call) -> None:
+        """Cancel the leg in flight of a run that expired: nothing runs on for it. A cancel that fails is
+        logged and tried again by the next read; the run reads expired either way."""
         if responses and in_flight(responses[-1]) and run_status(record, responses, now)[0] == "expired":
-            responses[-1] = await self.runs.cancel(responses[-1], call.options)
+            try:
+                responses[-1] = await self.runs.cancel(responses[-1], call.options)
+            except UpstreamError as exc:
+                log.warning(
+                    "could not cancel response %s of expired run %s: %s", responses[-1]["id"], record.id, exc
+                )
 
     async def list_runs(self, call: Call) -> JSON:
         query = {**DEFAULT_PAGE, **call.query}
