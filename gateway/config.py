@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from gateway.dialects import AUTH_MODES, DIALECTS, ENTRA, HEADER, Dialect
+from gateway.responses.assistants import AssistantsFileError, load_assistants
+from gateway.store.urls import DEFAULT_URL
 
 HEADERS_VARIABLE = "RUNS_GATEWAY_UPSTREAM_HEADERS"
 """Static upstream headers as a JSON object (environment only: they are secrets, like the key)."""
@@ -30,6 +32,13 @@ EXAMPLE_BASE_URL = "http://127.0.0.1:8080/v1"
 """Where `make emulator` serves the REST API: the example in messages and help."""
 DEFAULT_LISTEN = "127.0.0.1:50051"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ASSISTANTS_API, RESPONSES_API = "assistants", "responses"
+UPSTREAM_APIS = (ASSISTANTS_API, RESPONSES_API)
+"""What the upstream speaks: the Assistants REST API (runs passed through), or the Responses and
+Conversations APIs (runs kept by the gateway's adapter, `gateway/responses/adapter.py`)."""
+DEFAULT_STORE = DEFAULT_URL
+"""The run store with `--upstream-api responses`: the store package's default, one SQLite file in the
+working directory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,10 @@ class Settings:
     max_client_connections: int = 1024
     idle_timeout: float = 300.0
     max_upstream_bytes: int = 256 * 1024 * 1024
+    upstream_api: str = ASSISTANTS_API
+    assistants: str | None = None
+    store: str = field(default=DEFAULT_STORE, repr=False)
+    """The run store's URL (it may hold a password: kept out of the repr)."""
 
     def __post_init__(self) -> None:
         if not self.listen and not self.uds:
@@ -88,6 +101,15 @@ class Settings:
         self._check_tls()
         self._check_upstream()
         self._check_dialect()
+        self._check_upstream_api()
+
+    @property
+    def versions(self) -> frozenset[str]:
+        """The versions of the API served: the dialect's, or v2 alone over the Responses API (its mapping
+        is of v2: v1's `file_ids` and `retrieval` have no counterpart there)."""
+        if self.upstream_api == RESPONSES_API:
+            return frozenset({"v2"})
+        return self.upstream_dialect.versions
 
     @property
     def upstream_dialect(self) -> Dialect:
@@ -166,6 +188,24 @@ class Settings:
                 "upstream_headers",
                 f"must give {', '.join(absent)}: the {dialect.name} dialect's server requires it",
             )
+
+    def _check_upstream_api(self) -> None:
+        if self.upstream_api not in UPSTREAM_APIS:
+            raise SettingError(
+                "upstream_api", f"must be one of {', '.join(UPSTREAM_APIS)}, got {self.upstream_api!r}"
+            )
+        if self.upstream_api != RESPONSES_API:
+            return
+        if not self.assistants:
+            raise SettingError(
+                "assistants",
+                "is required with --upstream-api responses: a JSON file of the assistants (the Responses "
+                "API has none), see docs/responses.md",
+            )
+        try:
+            load_assistants(Path(self.assistants))
+        except AssistantsFileError as exc:
+            raise SettingError("assistants", f"cannot be used: {exc}") from None
 
     def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -393,6 +433,26 @@ FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "RUNS_GATEWAY_UPSTREAM_HEADERS_FILE",
         str,
         f"a JSON object of static headers sent with every upstream request (also {HEADERS_VARIABLE})",
+    ),
+    (
+        "upstream_api",
+        "RUNS_GATEWAY_UPSTREAM_API",
+        str,
+        f"what the upstream speaks: {', '.join(UPSTREAM_APIS)} (the Responses and Conversations APIs; "
+        f"default {ASSISTANTS_API})",
+    ),
+    (
+        "assistants",
+        "RUNS_GATEWAY_ASSISTANTS",
+        str,
+        "with --upstream-api responses, required: the JSON file of the assistants (reread when it changes)",
+    ),
+    (
+        "store",
+        "RUNS_GATEWAY_STORE",
+        str,
+        f"with --upstream-api responses: the run store, sqlite:///PATH or postgresql://... "
+        f"(default {DEFAULT_STORE})",
     ),
 )
 """Each flag: settings field, environment variable, parser, help."""

@@ -30,7 +30,7 @@ from gateway.errors import (
     VersionNotServed,
 )
 from gateway.routes import APIS, LARGEST_PAGE, UNKNOWN_EVENT_FIELD, Api, Route, Watch, query_field
-from gateway.upstream import CallOptions, Upstream
+from gateway.upstream import CallOptions, RestClient
 from gateway.watch import CREDENTIALS, Target, Watches
 
 
@@ -82,7 +82,8 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 class Gateway:
-    """Serves the RPCs of every version of RunsService by calling the REST API through `upstream`.
+    """Serves the RPCs of every version of RunsService by calling the REST API through `upstream` (the REST
+    API itself, or an adapter that answers as it does: `responses.adapter`).
 
     A response message larger than `max_message_bytes` is refused with a message saying what to do
     instead, rather than left to fail in the client's receive limit with no hint.
@@ -90,7 +91,7 @@ class Gateway:
 
     def __init__(
         self,
-        upstream: Upstream,
+        upstream: RestClient,
         *,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         watch_interval: float = 1.0,

@@ -110,6 +110,23 @@ class InvalidArgument(GatewayError):
         self.description = description
 
 
+class Unmapped(InvalidArgument):
+    """A request the Responses API cannot carry out as the Assistants API would (`--upstream-api
+    responses`): refused with the mapping's stable reason (`TRUNCATION_LAST_MESSAGES_UNSUPPORTED` ...)."""
+
+    def __init__(self, field: str, description: str, reason: str) -> None:
+        super().__init__(field, description)
+        self.reason = reason
+
+
+class RunStoreUnavailable(GatewayError):
+    """The run store (`--upstream-api responses`) failed or did not answer in time: nothing was changed
+    that the call reports, and it may be made again."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "RUN_STORE_UNAVAILABLE"
+
+
 class UpstreamError(GatewayError):
     """The upstream answered an HTTP error; the fields come from its OpenAI error body, if it had one.
 
@@ -322,8 +339,8 @@ class VersionNotServed(GatewayError):
     def __init__(self, api: Api, served: Sequence[Api]) -> None:
         services = ", ".join(other.service for other in served)
         super().__init__(
-            f"the upstream's dialect serves no Assistants {api.version}: call {services} instead (or set "
-            "--dialect to what the upstream is)"
+            f"the upstream serves no Assistants {api.version} (its --dialect, or --upstream-api responses, "
+            f"which serves v2 alone): call {services} instead"
         )
 
 

@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -25,16 +26,19 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from gateway import logs, tracing
 from gateway.auth import Auth, EntraTokens, NoAuth, StaticKey, TokenCredential, default_azure_credential
-from gateway.config import Settings
+from gateway.config import RESPONSES_API, Settings
 from gateway.core import Gateway
 from gateway.decoding import Budget
 from gateway.dialects import ENTRA
+from gateway.errors import RunStoreUnavailable
 from gateway.observe import Metrics, Observer
+from gateway.responses.adapter import ResponsesUpstream
+from gateway.responses.catalog import AssistantsFile
 from gateway.retry import RetryPolicy
 from gateway.routes import APIS
 from gateway.servicer import Admission, RunsServicer
 from gateway.transport import Transport
-from gateway.upstream import Upstream
+from gateway.upstream import RestClient, Upstream
 
 T = TypeVar("T")
 SERVICES = tuple(api.service for api in APIS)
@@ -93,10 +97,10 @@ def build_server(
         observe=metrics.observe_upstream,
     )
     gateway = Gateway(
-        upstream,
+        _runs_upstream(settings, upstream),
         max_message_bytes=settings.max_message_bytes,
         watch_interval=settings.watch_interval,
-        versions=dialect.versions,
+        versions=settings.versions,
     )
     metrics.observe_watches(gateway.watches)
     admission = Admission(settings.max_concurrent_rpcs)
@@ -111,6 +115,14 @@ def build_server(
     # What `reflection.enable_server_reflection` does for a grpc.aio server (it tells one by its class).
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(AsyncReflectionServicer(names), observed)
     return Built(server, gateway, health_servicer, metrics, admission)
+
+
+def _runs_upstream(settings: Settings, upstream: Upstream) -> RestClient:
+    """What the core calls: the REST upstream itself, or, with `--upstream-api responses`, the adapter that
+    serves the same calls over the Responses API and the run store."""
+    if settings.upstream_api != RESPONSES_API:
+        return upstream
+    return ResponsesUpstream(upstream, AssistantsFile(Path(cast(str, settings.assistants))), settings.store)
 
 
 HANDSHAKE_SECONDS = 10
@@ -167,6 +179,8 @@ async def serve(
 ) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT when `stop` is None); `ready` gets the TCP port bound."""
     built = build_server(settings)
+    if isinstance(built.gateway.upstream, ResponsesUpstream):
+        await built.gateway.upstream.open()  # a store that cannot be opened fails the start, not a call
     port = add_listeners(built.server, settings)
     if stop is None:
         stop = asyncio.Event()
@@ -183,6 +197,7 @@ async def serve(
                 "tcp_port": port,
                 "uds": settings.uds,
                 "upstream": settings.base_url,
+                "upstream_api": settings.upstream_api,
                 "tls": bool(settings.tls_cert),
                 "mtls": bool(settings.tls_client_ca),
             }
@@ -240,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     tracing.start()  # when the OTEL_* variables ask for traces
     try:
         run_event_loop(serve(settings, ready=announce))
+    except RunStoreUnavailable as exc:
+        print(f"runs-gateway: --store: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
     finally:
         tracing.stop()  # off the event loop: it waits for the last spans to be exported
     sys.exit(0)

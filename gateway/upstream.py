@@ -30,7 +30,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, M
 from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import httpx
 import httpx_sse
@@ -141,6 +141,44 @@ class _Answer:
     body: bytes | bytearray
     held: int = 0
     """Bytes of the shared body budget the body holds, given back once it has been read into JSON."""
+
+
+class RestClient(Protocol):
+    """What the core calls its upstream through: the Assistants REST API's calls, answered as that API
+    answers them. `Upstream` is one (the REST API itself); `responses.adapter.ResponsesUpstream` another
+    (the same calls served over the Responses and Conversations APIs and a run store)."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        options: CallOptions,
+        *,
+        params: Params | None = None,
+        content: bytes | None = None,
+        route: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A REST call's JSON object (see `Upstream.request`)."""
+        ...
+
+    def events(
+        self,
+        method: str,
+        path: str,
+        options: CallOptions,
+        *,
+        params: Params | None = None,
+        content: bytes | None = None,
+        route: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[tuple[str, str], None]:
+        """A streamed REST call's server-sent events, (name, data), until `done` (see `Upstream.events`)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the client holds."""
+        ...
 
 
 class Upstream:
