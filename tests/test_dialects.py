@@ -25,6 +25,7 @@ import httpx
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from loopback import serving
 from runs_gateway.assistants.v1 import runs_service_pb2 as v1
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as v1_grpc
 from runs_gateway.assistants.v2 import resources_pb2 as res
@@ -131,15 +132,11 @@ async def gateway(
     """The gateway in `dialect` in front of `base_url`, on a loopback port, and a channel to it."""
     given = {"api_key": KEY, **servers()[dialect].settings, **fields}
     settings = Settings(listen="127.0.0.1:0", base_url=base_url, dialect=dialect, timeout=30, **given)
-    built = build_server(settings, credential=credential or Credential())
-    port = built.server.add_insecure_port("127.0.0.1:0")
-    await built.server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield channel
-    finally:
-        await built.server.stop(0)
-        await built.gateway.upstream.aclose()
+    async with (
+        serving(build_server(settings, credential=credential or Credential())) as target,
+        grpc.aio.insecure_channel(target) as channel,
+    ):
+        yield channel
 
 
 def start(rest: httpx.Client) -> tuple[str, str]:

@@ -21,8 +21,7 @@ import subprocess
 import sys
 import termios
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import closing, suppress
 from typing import Any
@@ -31,6 +30,7 @@ import grpc
 import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from loopback import until
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
 
@@ -115,16 +115,6 @@ def full(pipe: int) -> bool:
     return unread[0] > fcntl.fcntl(pipe, fcntl.F_GETPIPE_SZ) - select.PIPE_BUF
 
 
-def eventually(condition: Callable[[], bool], cap: float = CAP) -> bool:
-    """Whether `condition` holds within CAP seconds (looked at every 10 ms)."""
-    deadline = time.monotonic() + cap
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def read_all(pipe: int) -> bytes:
     data = bytearray()
     while chunk := os.read(pipe, 65536):
@@ -157,7 +147,7 @@ def test_a_stderr_nobody_reads_stops_no_rpc_and_the_lines_dropped_are_counted(
         with grpc.insecure_channel(target_of(process)) as channel:
             made = burst(channel, 600, 30)  # every call answered, though the log writer waits on stderr
             made += burst(channel, 100, 10)
-            assert eventually(lambda: full(read))  # the writer takes what is queued every 50 ms
+            assert until(lambda: full(read), CAP)  # the writer takes what is queued every 50 ms
             dropped_meanwhile = dropped_metric(port)
             assert dropped_meanwhile > 0
         threading.Thread(target=lambda: output.set_result(read_all(read)), daemon=True).start()

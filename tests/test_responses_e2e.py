@@ -31,6 +31,7 @@ import httpx
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from loopback import serving
 from runs_gateway.assistants.v1 import runs_service_pb2 as v1
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as v1_grpc
 from runs_gateway.assistants.v2 import resources_pb2 as res
@@ -123,15 +124,8 @@ async def gateway(emulator: Emulated, folder: Path, **fields: Any) -> AsyncItera
     settings = Settings(
         listen="127.0.0.1:0", base_url=emulator.base_url, api_key=KEY, upstream_api="responses", **given
     )
-    built = build_server(settings)
-    port = built.server.add_insecure_port("127.0.0.1:0")
-    await built.server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield channel
-    finally:
-        await built.server.stop(0)
-        await built.gateway.upstream.aclose()
+    async with serving(build_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
+        yield channel
 
 
 def stub_of(channel: grpc.aio.Channel) -> pb_grpc.RunsServiceStub:

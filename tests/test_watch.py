@@ -34,6 +34,7 @@ from conftest import GatewayThread
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2 as ed
 from grpc_status import rpc_status
+from loopback import serving, until
 from runs_gateway.assistants.v1 import resources_pb2 as res
 from runs_gateway.assistants.v1 import runs_service_pb2 as pb
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc as pb_grpc
@@ -206,22 +207,8 @@ def stub(served: Served) -> Iterator[pb_grpc.RunsServiceStub]:
 async def in_process(base_url: str, **fields: Any) -> AsyncIterator[tuple[Gateway, str]]:
     """The gateway served on this event loop, for a test that looks at its state (`Gateway.watches`)."""
     built = build_server(settings(base_url, **fields))
-    port = built.server.add_insecure_port("127.0.0.1:0")
-    await built.server.start()
-    try:
-        yield built.gateway, f"127.0.0.1:{port}"
-    finally:
-        await built.server.stop(0)
-        await built.gateway.upstream.aclose()
-
-
-def until(condition: Callable[[], bool], timeout: float = 30) -> bool:
-    give_up = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > give_up:
-            return False
-        time.sleep(0.01)
-    return True
+    async with serving(built) as target:
+        yield built.gateway, target
 
 
 async def until_async(condition: Callable[[], bool]) -> bool:
