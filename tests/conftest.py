@@ -1,20 +1,27 @@
-"""Shared fixtures: the gateway served for real on loopback, over a fake upstream or the emulator."""
+"""Shared fixtures: the gateway served for real on loopback, over a fake upstream or the emulator; the
+session's PostgreSQL server and a run store URL on each backend."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import grpc
 import httpx
+import pytest
 from runs_gateway.assistants.v1 import runs_service_pb2_grpc
 
 from gateway.config import Settings
 from gateway.server import build_server, serve
+from tools import postgres
 
 API_KEY = "sk-gateway-configured-key-0123456789"
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
@@ -109,3 +116,36 @@ class GatewayThread:
     def __exit__(self, *exc_info: object) -> None:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.Server]:
+    """One PostgreSQL server for the session, from the binaries the dev lock installs (tools/postgres.py);
+    where none can start, its tests are skipped with the reason, except in CI (CI set): a failure there."""
+    try:
+        with postgres.start() as server:
+            yield server
+    except postgres.Unavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {exc}")
+        pytest.skip(f"no PostgreSQL server can start here: {exc}")
+
+
+async def new_database(server: postgres.Server) -> str:
+    """The URL of a new, empty database on the session's server."""
+    name = f"test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(server.url("postgres"))
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return server.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A run store URL no test has used, on each backend: a SQLite file, or a database of its own on the
+    session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    return await new_database(request.getfixturevalue("postgres_server"))

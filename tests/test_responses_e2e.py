@@ -38,7 +38,6 @@ from runs_gateway.assistants.v2 import resources_pb2 as res
 from runs_gateway.assistants.v2 import runs_service_pb2 as pb
 from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
 from test_dialects import outputs, watch_to_rest
-from test_store import new_database, postgres_server  # noqa: F401  (the session's PostgreSQL)
 
 from emulator import EmulatorConfig, EmulatorServer
 from gateway.config import Settings
@@ -96,14 +95,6 @@ def emulated(step_seconds: float = 0) -> Iterator[Emulated]:
             yield emulator
         finally:
             emulator.rest.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The run store's URL: a SQLite file, or a database of its own on the session's PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'runs.db'}"
-    return await new_database(request.getfixturevalue("postgres_server"))
 
 
 def assistants_file(folder: Path, document: Any = ASSISTANTS) -> Path:

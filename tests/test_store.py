@@ -1,19 +1,18 @@
 """The run store (gateway/store/): one suite, run on SQLite and on a real PostgreSQL server.
 
-The PostgreSQL server is started once for the session by tools/postgres.py from the binaries the dev lock
-installs (each test gets a database of its own); where none can start, its tests are skipped with the reason,
-except in CI (CI set), where that is a failure.
+The PostgreSQL server is started once for the session (conftest's `postgres_server`, tools/postgres.py, from
+the binaries the dev lock installs); each test gets a database of its own. Where none can start, its tests
+are skipped with the reason, except in CI (CI set), where that is a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import sqlite3
 import time
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -38,33 +37,10 @@ from tools import postgres
 TIMEOUT = 10.0
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[postgres.Server]:
-    try:
-        with postgres.start() as server:
-            yield server
-    except postgres.Unavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL tests: {exc}")
-        pytest.skip(f"no PostgreSQL server can start here: {exc}")
-
-
-async def new_database(server: postgres.Server) -> str:
-    name = f"test_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(server.url("postgres"))
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    return server.url(name)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A store URL no test has used, on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/runs.db"
-    return await new_database(request.getfixturevalue("postgres_server"))
+@pytest.fixture
+def url(store: str) -> str:
+    """A store URL no test has used, on each backend (conftest's `store`)."""
+    return store
 
 
 @asynccontextmanager
@@ -277,6 +253,9 @@ async def test_unfinished_lists_non_terminal_runs_oldest_stored_first(url: str) 
         unfinished = await store.unfinished(limit=100)
         assert [r.id for r in unfinished] == ["run_0", "run_2", "run_4", "run_6", "run_9"]
         assert [r.id for r in await store.unfinished(limit=2)] == ["run_0", "run_2"]
+        assert [r.id for r in await store.unfinished(limit=2, after="run_2")] == ["run_4", "run_6"]
+        assert [r.id for r in await store.unfinished(limit=2, after="run_6")] == ["run_9"]
+        assert [r.id for r in await store.unfinished(limit=2, after="run_3")] == ["run_4", "run_6"]
         done = StoredRun("run_0", "thread_0", 0, "completed", {})
         await store.replace(done, expected_version=1)
         assert [r.id for r in await store.unfinished(limit=1)] == ["run_2"]

@@ -25,12 +25,22 @@ from gateway import convert
 from gateway.errors import Unmapped, UpstreamError
 from gateway.responses.assistants import effective_settings
 from gateway.responses.catalog import AssistantsFile
-from gateway.responses.chains import Runs, in_flight, not_found, pending_leg, refused
+from gateway.responses.chains import (
+    START_SECONDS,
+    Runs,
+    in_flight,
+    not_found,
+    pending_leg,
+    refused,
+    without_claim,
+)
+from gateway.responses.keeper import SWEEP_SECONDS, Keeper
 from gateway.responses.mapping import JSON, TERMINAL_RUN, RunRecord, run_object, run_status
 from gateway.responses.requests import Unmappable, response_request, tool_outputs_request
 from gateway.responses.steps import run_steps, step_page
 from gateway.responses.streaming import LegStream
 from gateway.routes import ROUTES_V2
+from gateway.store import StoredRun
 from gateway.upstream import CallOptions, Upstream
 
 log = logging.getLogger(__name__)
@@ -44,6 +54,8 @@ replica's or call's write, read again)."""
 DEFAULT_PAGE = {"limit": 20, "order": "desc"}
 """The Assistants API's list defaults."""
 CREATE_RESPONSE = "/responses"
+CLOSING_SECONDS = 5.0
+"""How long closing waits for legs being started (their callers gone) to be held by their runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +98,10 @@ def mapped() -> Iterator[None]:
 
 
 class ResponsesUpstream:
-    """The Assistants v2 runs API over a Responses upstream (`upstream`) and a run store (`store_url`)."""
+    """The Assistants v2 runs API over a Responses upstream (`upstream`) and a run store (`store_url`).
+
+    `keep`: whether `open` starts the keeper's sweeps (every `sweep_every` seconds); off, `keeper.sweep()`
+    is called by whoever wants one (a test)."""
 
     def __init__(
         self,
@@ -95,17 +110,33 @@ class ResponsesUpstream:
         store_url: str,
         *,
         clock: Callable[[], float] = time.time,
+        keep: bool = True,
+        sweep_every: float = SWEEP_SECONDS,
     ) -> None:
         self.upstream = upstream
         self.assistants = assistants
-        self.runs = Runs(upstream, store_url)
+        self.runs = Runs(upstream, store_url, clock=clock)
         self._clock = clock
+        self._starting: set[asyncio.Task[tuple[RunRecord, JSON]]] = set()
+        """Legs being started whose callers may have gone (held so that they are not collected)."""
+        self.keeper = Keeper(self.runs.open, self._look_after, sweep_every)
+        self._keep = keep
+        self._keeping: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
-        """Open the run store now (at start: a bad store fails the start, not the first call)."""
+        """Open the run store now (at start: a bad store fails the start, not the first call), and start
+        the keeper."""
         await self.runs.open()
+        if self._keep and self._keeping is None:
+            self._keeping = asyncio.create_task(self.keeper.run(), name="runs-gateway-keeper")
 
     async def aclose(self) -> None:
+        """Stop the keeper, give the legs being started a few seconds, close the store and the client."""
+        if self._keeping is not None:
+            self._keeping.cancel()
+            await asyncio.gather(self._keeping, return_exceptions=True)
+        if self._starting:
+            await asyncio.wait(self._starting, timeout=CLOSING_SECONDS)
         await self.runs.aclose()
         await self.upstream.aclose()
 
@@ -129,6 +160,10 @@ class ResponsesUpstream:
 
     def _now(self) -> int:
         return int(self._clock())
+
+    async def _look_after(self, run: StoredRun) -> None:
+        """The keeper's read of a run: a GetRun's, without a client."""
+        await self._current(Call({"thread_id": run.thread_id, "run_id": run.id}, {}, {}, CallOptions()))
 
     # ---- runs -----------------------------------------------------------------------------------------
 
@@ -271,35 +306,62 @@ class ResponsesUpstream:
                 return claimed, responses, pending, leg
         raise _raced()
 
-    async def _swap(self, call: Call, pending: str, response_id: str | None) -> RunRecord:
-        """Put the leg's response in place of its pending id (or, with None, give the claim back: the
-        outputs and the pending leg removed, the run waiting for them again). A cancel asked meanwhile
-        cancels the new response."""
+    async def _swap(self, call: Call, pending: str, response: JSON | None, before: list[JSON]) -> RunRecord:
+        """Put the leg's response in place of its pending id (or, with None, give the claim back: the run
+        waiting for the outputs again). A claim given back meanwhile (it went stale: `chains.as_read`) is
+        lost: the response is cancelled, as nobody's, and the call ABORTED."""
         for _ in range(ATTEMPTS):
             stored = await self.runs.stored(call.thread_id, call.run_id)
             record = RunRecord.from_json(stored.document)
-            if response_id is None:
-                legs = tuple(leg for leg in record.responses if leg != pending)
-                outputs = {k: v for k, v in record.tool_outputs.items() if k not in _answered(call)}
-                changed = replace(record, responses=legs, tool_outputs=outputs)
+            if pending not in record.responses:
+                if response is None:
+                    return record
+                await self._abandon(response, call)
+                raise _claim_lost()
+            if response is None:
+                changed, chain = without_claim(record, pending, before), before
             else:
-                legs = tuple(response_id if leg == pending else leg for leg in record.responses)
-                changed = replace(record, responses=legs)
-            status = "queued" if response_id else "requires_action"
+                legs = tuple(response["id"] if leg == pending else leg for leg in record.responses)
+                changed, chain = replace(record, responses=legs), [*before, response]
+            status = run_status(changed, chain, self._now())[0]
             if await self.runs.write(stored, changed, status) is not None:
                 return changed
         raise _raced()
 
-    async def submit_tool_outputs(self, call: Call) -> JSON:
+    async def _submit(self, call: Call) -> tuple[RunRecord, list[JSON], JSON]:
+        """Claim the run and create its next leg, in a task of its own: a caller that leaves (a client's
+        cancel) does not stop it between a response created upstream and a chain that holds it. The record,
+        the chain before the leg and the leg's response."""
         record, responses, pending, leg = await self._claim(call)
+        task = asyncio.ensure_future(self._start_leg(call, responses, pending, leg))
+        self._starting.add(task)
+        task.add_done_callback(self._started)
+        record, response = await asyncio.shield(task)
+        return record, responses, response
+
+    async def _start_leg(
+        self, call: Call, before: list[JSON], pending: str, leg: JSON
+    ) -> tuple[RunRecord, JSON]:
+        # Within START_SECONDS (the call's own deadline if sooner), so that a live claim never goes stale.
+        limit = time.monotonic() + START_SECONDS
+        bounded = call if (call.options.deadline or limit) <= limit else replace_options(call, limit)
         try:
-            response = await self._post_response(leg, call)
+            response = await self._post_response(leg, bounded)
         except BaseException:
-            await self._swap(call, pending, None)
+            await self._swap(call, pending, None, before)
             raise
-        record = await self._swap(call, pending, response["id"])
+        record = await self._swap(call, pending, response, before)
         if record.cancel_requested_at is not None and in_flight(response):
             response = await self.runs.cancel(response, call.options)
+        return record, response
+
+    def _started(self, task: asyncio.Task[tuple[RunRecord, JSON]]) -> None:
+        self._starting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("a leg's start ended in %r (its caller had gone, or was told)", task.exception())
+
+    async def submit_tool_outputs(self, call: Call) -> JSON:
+        record, responses, response = await self._submit(call)
         return run_object(record, [*responses, response], self._now())
 
     # ---- steps ----------------------------------------------------------------------------------------
@@ -343,27 +405,36 @@ class ResponsesUpstream:
             return started_record
 
         stream = LegStream(self.runs, call.options, self._clock, started, [])
-        async for event in stream.events({**leg, "stream": True}):
+        async for event in stream.events(stream.creating(leg)):
             yield event
 
     async def submit_tool_outputs_stream(self, call: Call) -> AsyncGenerator[tuple[str, str], None]:
-        _, responses, pending, leg = await self._claim(call)
+        # The leg is created as a unary submit creates it, then its stream followed from its first event:
+        # a round trip more than a streamed create, so that a client that leaves before the first event
+        # cannot leave a response upstream that no chain holds.
+        record, responses, response = await self._submit(call)
 
-        async def started(response_id: str) -> RunRecord:
-            return await self._swap(call, pending, response_id)
+        async def started(_: str) -> RunRecord:
+            return record
 
         stream = LegStream(self.runs, call.options, self._clock, started, responses)
-        try:
-            async for event in stream.events({**leg, "stream": True}):
-                yield event
-        except BaseException:
-            if not stream.started:
-                await self._swap(call, pending, None)
-            raise
+        async for event in stream.events(stream.following(response["id"])):
+            yield event
 
 
-def _answered(call: Call) -> set[str]:
-    return {str(output.get("tool_call_id")) for output in call.body.get("tool_outputs") or []}
+def replace_options(call: Call, deadline: float) -> Call:
+    """The call with its upstream calls bounded by `deadline` (time.monotonic)."""
+    return replace(call, options=replace(call.options, deadline=deadline))
+
+
+def _claim_lost() -> UpstreamError:
+    """A claimant that found its claim given back (ABORTED): the outputs were not taken."""
+    return UpstreamError(
+        409,
+        "The run's claim on these tool outputs expired before their response was made; read the run "
+        "and submit them again.",
+        type="conflict",
+    )
 
 
 def _raced() -> UpstreamError:

@@ -9,14 +9,21 @@ A SubmitToolOutputs claims its run before it creates the next response: its outp
 (`pending_<unix time>_<hex>`) are written in one compare-and-swap, so that of two concurrent submits one
 wins and creates a response, the other reads a run that is `queued` and is refused as the Assistants API
 refuses it. The pending leg reads as a queued response until the real id replaces it.
+
+A claim is held for `CLAIM_SECONDS` at most: the claimant gives up creating the response well before
+(`START_SECONDS`), so a claim older than that is one whose gateway died between its claim and its swap.
+Every read sees such a stale claim given back (`as_read`: the pending leg and its outputs gone, the run
+waiting for them again), and the first write after it, or the keeper's sweep, stores that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -29,9 +36,15 @@ from gateway.upstream import CallOptions, Upstream
 
 PENDING = "pending_"
 """The prefix of a claimed leg whose response is being created."""
+CLAIM_SECONDS = 120
+"""How old a pending leg may be before it is given back (its claimant is gone)."""
+START_SECONDS = 60.0
+"""How long a claimant may take to create its leg's response (its POST, retries included): half a claim's
+life, a margin for the clocks of replicas that differ."""
 CACHED_RESPONSES = 4096
 """Finished responses kept in memory (about 4 KB each for a short answer)."""
 RESPONSE_ROUTE = "/responses/{response_id}"
+log = logging.getLogger(__name__)
 
 
 def not_found(kind: str, identifier: str) -> UpstreamError:
@@ -49,9 +62,40 @@ def pending_leg(now: int) -> str:
     return f"{PENDING}{now}_{secrets.token_hex(8)}"
 
 
-def _pending_response(leg: str) -> JSON:
+def claimed_at(leg: str) -> int:
+    """The unix time of a pending leg's claim (0 for an id of another form)."""
     created = leg.removeprefix(PENDING).partition("_")[0]
-    return {"id": leg, "status": "queued", "output": [], "created_at": int(created or 0)}
+    return int(created) if created.isdigit() else 0
+
+
+def _pending_response(leg: str) -> JSON:
+    return {"id": leg, "status": "queued", "output": [], "created_at": claimed_at(leg)}
+
+
+def without_claim(record: RunRecord, pending: str, responses: list[JSON]) -> RunRecord:
+    """The record with the claim of `pending` given back: that leg gone from the chain and the outputs it
+    carried (those of the function calls of the response before it, in `responses`) forgotten, so that the
+    run waits for them again. The record as it is when it holds no such leg."""
+    if pending not in record.responses:
+        return record
+    legs = tuple(leg for leg in record.responses if leg != pending)
+    before = next((r for r in reversed(responses) if r.get("id") == legs[-1]), {}) if legs else {}
+    answered = {
+        item.get("call_id") for item in before.get("output") or [] if item.get("type") == "function_call"
+    }
+    outputs = {call: output for call, output in record.tool_outputs.items() if call not in answered}
+    return replace(record, responses=legs, tool_outputs=outputs)
+
+
+def as_read(record: RunRecord, responses: list[JSON], now: int) -> tuple[RunRecord, list[JSON]]:
+    """The run as a read shows it: a stale claim (older than CLAIM_SECONDS) given back."""
+    last = record.responses[-1] if record.responses else ""
+    if not last.startswith(PENDING) or now - claimed_at(last) < CLAIM_SECONDS:
+        return record, responses
+    log.warning(
+        "run %s: claim %s given back, its gateway gone before the response was known", record.id, last
+    )
+    return without_claim(record, last, responses), responses[:-1]
 
 
 def in_flight(response: JSON | None) -> bool:
@@ -75,8 +119,16 @@ def storing() -> Iterator[None]:
 class Runs:
     """The runs of the Responses upstream: the store, the upstream client, the finished responses."""
 
-    def __init__(self, upstream: Upstream, store_url: str, *, cached: int = CACHED_RESPONSES) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        store_url: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        cached: int = CACHED_RESPONSES,
+    ) -> None:
         self.upstream = upstream
+        self._clock = clock
         self._url = store_url
         self._store: RunStore | None = None
         self._opening = asyncio.Lock()
@@ -132,10 +184,11 @@ class Runs:
     async def read(
         self, thread_id: str, run_id: str, options: CallOptions
     ) -> tuple[StoredRun, RunRecord, list[JSON]]:
-        """The stored run, its record and its chain's responses as they are now."""
+        """The stored run, its record and its chain's responses as they are now (`as_read`)."""
         stored = await self.stored(thread_id, run_id)
         record = RunRecord.from_json(stored.document)
-        return stored, record, await self.chain(record, options)
+        responses = await self.chain(record, options)
+        return stored, *as_read(record, responses, int(self._clock()))
 
     async def chain(self, record: RunRecord, options: CallOptions) -> list[JSON]:
         """The Response objects of the chain, in order: finished ones from the cache, the others read."""
@@ -175,11 +228,11 @@ class Runs:
     async def settle(
         self, stored: StoredRun, record: RunRecord, responses: list[JSON], now: int
     ) -> RunRecord | None:
-        """Write back what a read learned: the run's status (the store lists unfinished runs by it) and
-        its end the first time it is seen at rest. The record as it now is; None when the write lost a
-        race (read again)."""
+        """Write back what a read learned: the run's status (the store lists unfinished runs by it), its
+        end the first time it is seen at rest, a stale claim given back (`read` gave the record so). The
+        record as it now is; None when the write lost a race (read again)."""
         status, _ = run_status(record, responses, now)
         settled = record.with_end(now) if status in TERMINAL_RUN else record
-        if status == stored.status and settled == record:
+        if status == stored.status and settled.to_json() == stored.document:
             return record
         return settled if await self.write(stored, settled, status) is not None else None

@@ -53,11 +53,28 @@ class LegStream:
         self.started = False
         """Whether the leg's response exists and the run holds it."""
 
-    async def events(self, body: JSON) -> AsyncGenerator[tuple[str, str], None]:
-        """The run's events (name, JSON text) of the leg created with `body`, until its `done`."""
-        source = self._runs.upstream.events(
-            "POST", "/responses", self._options, content=convert.encode(body), route="/responses"
+    def creating(self, body: JSON) -> AsyncGenerator[tuple[str, str], None]:
+        """The upstream stream of a leg created with `body` (`stream: true`)."""
+        return self._runs.upstream.events(
+            "POST",
+            "/responses",
+            self._options,
+            content=convert.encode({**body, "stream": True}),
+            route="/responses",
         )
+
+    def following(self, response_id: str, after: int = -1) -> AsyncGenerator[tuple[str, str], None]:
+        """The upstream stream of a background response that exists, from its first event or after the
+        event `after` (`GET /responses/{id}?stream=true&starting_after=N`)."""
+        params: Params = {"stream": "true"} if after < 0 else {"stream": "true", "starting_after": after}
+        path = f"/responses/{quote(response_id, safe='')}"
+        return self._runs.upstream.events("GET", path, self._options, params=params, route=RESPONSE_ROUTE)
+
+    async def events(
+        self, source: AsyncGenerator[tuple[str, str], None]
+    ) -> AsyncGenerator[tuple[str, str], None]:
+        """The run's events (name, JSON text) of the leg `source` streams (`creating`, `following`),
+        until its `done`."""
         for attempt in range(REATTACH + 1):
             fed = 0
             try:
@@ -74,20 +91,13 @@ class LegStream:
                     raise  # no response yet: nothing to read again
             if attempt and not fed:
                 break  # read again, nothing more came: the response may have ended without an event
-            source = self._reattached()
+            response_id = self._translator.response["id"] if self._translator is not None else ""
+            source = self.following(response_id, self._sequence)
         for event in await self._ending():
             if event.name == "done":
                 await self._settle()
                 return
             yield event.name, convert.encode(event.data).decode()
-
-    def _reattached(self) -> AsyncGenerator[tuple[str, str], None]:
-        """The leg's stream read again after the last event received (a background response's stream can
-        be: `GET /responses/{id}?stream=true&starting_after=N`)."""
-        response_id = self._translator.response["id"] if self._translator is not None else ""
-        params: Params = {"stream": "true", "starting_after": self._sequence}
-        path = f"/responses/{quote(response_id, safe='')}"
-        return self._runs.upstream.events("GET", path, self._options, params=params, route=RESPONSE_ROUTE)
 
     async def _feed(self, name: str, text: str) -> list[Event]:
         data = convert.loads(text)

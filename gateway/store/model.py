@@ -59,9 +59,9 @@ class RunStore(Protocol):
         thread and creation time of a run never change."""
         ...
 
-    async def unfinished(self, *, limit: int) -> list[StoredRun]:
-        """Up to `limit` runs not in a terminal status, oldest stored first: what to pick up after a
-        restart."""
+    async def unfinished(self, *, limit: int, after: str | None = None) -> list[StoredRun]:
+        """Up to `limit` runs not in a terminal status, oldest stored first, those stored after the run
+        `after` when given (the last of the previous page): what the adapter's keeper looks after."""
         ...
 
     async def claim(self, run_id: str, owner: str, seconds: float) -> bool:

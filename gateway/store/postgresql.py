@@ -112,9 +112,9 @@ class PostgresStore:
         row = await self._fetchrow(sql.REPLACE, *arguments)
         return None if row is None else sql.to_run(row)
 
-    async def unfinished(self, *, limit: int) -> list[StoredRun]:
+    async def unfinished(self, *, limit: int, after: str | None = None) -> list[StoredRun]:
         """See RunStore.unfinished."""
-        return [sql.to_run(row) for row in await self._fetch(sql.UNFINISHED, limit)]
+        return [sql.to_run(row) for row in await self._fetch(sql.UNFINISHED, limit, after or "")]
 
     async def claim(self, run_id: str, owner: str, seconds: float) -> bool:
         """See RunStore.claim."""

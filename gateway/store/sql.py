@@ -31,7 +31,11 @@ REPLACE = (
     "UPDATE runs SET status = $4, document = $5, updated_at = $6, version = version + 1 "
     f"WHERE id = $1 AND thread_id = $2 AND version = $3 RETURNING {COLUMNS}"
 )
-UNFINISHED = f"SELECT {COLUMNS} FROM runs WHERE {UNFINISHED_WHERE} ORDER BY seq LIMIT $1"
+UNFINISHED = (
+    f"SELECT {COLUMNS} FROM runs WHERE {UNFINISHED_WHERE} "
+    "AND seq > COALESCE((SELECT seq FROM runs WHERE id = $2), 0) ORDER BY seq LIMIT $1"
+)
+"""$2: the run the page comes after ('' for the first page; a run that is gone starts over)."""
 CLAIM = (
     "UPDATE runs SET lease_owner = $2, lease_expires = {now} + $3 "
     "WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires <= {now}) RETURNING id"

@@ -105,9 +105,10 @@ class SqliteStore:
         row = await self._call(lambda c, gone: _write(c, _REPLACE, arguments, gone))
         return None if row is None else sql.to_run(row)
 
-    async def unfinished(self, *, limit: int) -> list[StoredRun]:
+    async def unfinished(self, *, limit: int, after: str | None = None) -> list[StoredRun]:
         """See RunStore.unfinished."""
-        rows = await self._call(lambda c, _: c.execute(_UNFINISHED, (limit,)).fetchall())
+        arguments = (limit, after or "")
+        rows = await self._call(lambda c, _: c.execute(_UNFINISHED, arguments).fetchall())
         return [sql.to_run(row) for row in rows]
 
     async def claim(self, run_id: str, owner: str, seconds: float) -> bool:
