@@ -209,27 +209,28 @@ def _announced_target(running: Server) -> str:
     return line.rsplit(" ", 1)[-1].strip()
 
 
-def gateway_argv(upstream: str, *, wrapper: Sequence[str] = ()) -> list[str]:
+def gateway_argv(upstream: str, *, wrapper: Sequence[str] = (), flags: Sequence[str] = ()) -> list[str]:
     """The command line of a gateway in front of `upstream` on a free loopback port; `wrapper` goes
-    between the interpreter and `-m gateway` (a profiler such as `-m pyinstrument -o FILE`)."""
+    between the interpreter and `-m gateway` (a profiler such as `-m pyinstrument -o FILE`), `flags` after
+    the gateway's own."""
     return [
         *(sys.executable, *wrapper, "-m", "gateway"),
-        *("--listen", "127.0.0.1:0", "--upstream", upstream, "--grace", "1"),
+        *("--listen", "127.0.0.1:0", "--upstream", upstream, "--grace", "1", *flags),
     ]
 
 
-def launch_gateway(upstream: str, *, wrapper: Sequence[str] = ()) -> Server:
+def launch_gateway(upstream: str, *, wrapper: Sequence[str] = (), flags: Sequence[str] = ()) -> Server:
     """Start a gateway and return once it has announced its port, which it does after reporting SERVING."""
     # Only the flags configure it: settings a developer has in the environment would change what is measured.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNS_GATEWAY_", "OPENAI_"))}
     env["OPENAI_API_KEY"] = API_KEY
-    return launch(gateway_argv(upstream, wrapper=wrapper), env)
+    return launch(gateway_argv(upstream, wrapper=wrapper, flags=flags), env)
 
 
 @contextmanager
-def gateway(upstream: str, *, wrapper: Sequence[str] = ()) -> Iterator[Server]:
+def gateway(upstream: str, *, wrapper: Sequence[str] = (), flags: Sequence[str] = ()) -> Iterator[Server]:
     """Run a gateway in front of `upstream` for the duration of the block, SERVING from the start."""
-    running = launch_gateway(upstream, wrapper=wrapper)
+    running = launch_gateway(upstream, wrapper=wrapper, flags=flags)
     try:
         if not is_serving(running.target):
             raise RuntimeError("the gateway announced its port but is not SERVING")

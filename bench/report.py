@@ -93,6 +93,32 @@ def figures(results: Results) -> list[Figure]:
         Figure(
             "start-up: process start to health SERVING, s", Spread.of(results.startup.serving_s), "<= 0.3"
         ),
+        *_responses_figures(results),
+    ]
+
+
+def _responses_figures(results: Results) -> list[Figure]:
+    """Issue 19's side by side: the gateway over Responses against the SDK calling Responses directly. The
+    GetRun must beat the SDK's retrieve (a Python client's peer); the first event has no target: the
+    gateway stores the run before it sends it, so that a GetRun right after finds it."""
+    samples = results.responses.samples
+    gets, retrieves = [s.get_run_ms for s in samples], [s.retrieve_ms for s in samples]
+    firsts, direct = [s.first_event_ms for s in samples], [s.first_direct_event_ms for s in samples]
+    return [
+        Figure(
+            "Responses: GetRun through the gateway vs responses.retrieve (openai-python), ratio",
+            ratio(gets, retrieves),
+            "<= 1.0",
+            f"{Spread.of(gets).format()} ms",
+            f"{Spread.of(retrieves).format()} ms",
+        ),
+        Figure(
+            "Responses: first event, CreateRunStream vs responses.create(stream) (openai-python), ratio",
+            ratio(firsts, direct),
+            "",
+            f"{Spread.of(firsts).format()} ms",
+            f"{Spread.of(direct).format()} ms",
+        ),
     ]
 
 
@@ -376,6 +402,7 @@ def text(results: Results) -> str:
         _watch_text(results),
         _startup_text(results),
         _events_text(results),
+        _responses_text(results),
         _targets_text(results),
     ]
     return "\n\n".join("\n".join(lines) for lines in parts)
@@ -627,6 +654,29 @@ def _events_text(results: Results) -> list[str]:
     ]
     lines += _left_out(result.sdk_version, None)
     return lines + [f"   {figure.name}: {figure.value.format()}" for figure in _events_figures(results)]
+
+
+def _responses_text(results: Results) -> list[str]:
+    result = results.responses
+    lines = [
+        f"7. Runs over the Responses API (--upstream-api responses, SQLite store): {result.calls} calls of "
+        f"each kind one at a time, {len(result.samples)} repetitions, the gateway's and the SDK's alternated",
+        f"   {'call':<62} median ms [min, max] over repetitions",
+    ]
+    for field, label in (
+        ("get_run_ms", "GetRun of a finished run (gateway, grpc.aio)"),
+        ("retrieve_ms", "responses.retrieve of a finished response (openai-python, async)"),
+        ("first_event_ms", "CreateRunStream to thread.run.created (gateway, grpc.aio)"),
+        ("first_direct_event_ms", "responses.create(stream, background) to response.created (SDK)"),
+    ):
+        values = [getattr(sample, field) for sample in result.samples]
+        lines.append(f"   {label:<62} {Spread.of(values).format()}")
+    lines.append(f"   The run store, median us per call ({', '.join(next(iter(result.store_us.values())))}):")
+    for backend, costs in result.store_us.items():
+        lines.append(f"   {backend:<12} " + ", ".join(f"{value:.0f}" for value in costs.values()))
+    if result.store_left_out:
+        lines.append(f"   PostgreSQL left out: {result.store_left_out}")
+    return lines + [f"   {figure.name}: {figure.value.format()}" for figure in _responses_figures(results)]
 
 
 def _targets_text(results: Results) -> list[str]:

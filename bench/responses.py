@@ -1,13 +1,21 @@
-"""`python -m bench.responses`: GetRun and the time to a streamed run's first event through the gateway over
-the Responses API (`--upstream-api responses`, SQLite store), beside the same through a direct call of the
-Responses API with the openai SDK, on the same emulator.
+"""Runs over the Responses API (`--upstream-api responses`), side by side with the openai SDK calling the
+Responses API directly, on the same emulator; and what a call of the run store costs.
 
-One call at a time (latency, not throughput), the median over `--repeat` calls, in milliseconds. Everything
-runs in this process (the emulator's server thread, the gateway's server on this event loop, both clients):
-the figures compare the two paths on one machine, they are not a server's capacity. GetRun reads a finished
-run (one store read, its response from the adapter's cache) against `responses.retrieve` of a finished
-response; the first event: `CreateRunStream` to `thread.run.created` against `responses.create(stream=True,
-background=True)` to `response.created`.
+A gateway process over the emulator's Responses API (SQLite store, as by default) serves a v2 client of
+this process; the SDK (`openai.AsyncOpenAI`) calls the same emulator from the same process. One call at a
+time (latency, not throughput), in milliseconds, the median of `Sizes.responses_calls` calls of each kind per
+repetition, the gateway's and the SDK's calls alternated repetition by repetition:
+
+- GetRun of a finished run (a store read, its response from the adapter's cache) against
+  `responses.retrieve` of a finished response;
+- the first event of a streamed run: `CreateRunStream` to `thread.run.created` (a response created with
+  `stream` and `background`, the run stored at its first event) against `responses.create(stream=True,
+  background=True)` to `response.created`.
+
+The store: the median microseconds of `create`, `get`, `replace` and a `page` of 20 on SQLite (a file,
+WAL, synchronous=FULL) and on PostgreSQL (a throwaway server with its default durability), `bench.store`.
+
+`python -m bench.responses` runs this alone and prints the figures.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -26,37 +35,58 @@ import openai
 from runs_gateway.assistants.v2 import runs_service_pb2 as pb
 from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
 
-from emulator import EmulatorConfig, EmulatorServer
-from gateway.config import Settings
-from gateway.server import build_server
+from bench import harness
+from bench import store as store_bench
+from bench.sizes import QUICK, Sizes
 
-KEY = "sk-bench-responses-0123456789"
 ASSISTANTS = {"assistants": {"asst_plain": {"model": "gpt-4o", "instructions": "Answer briefly."}}}
 
 
-async def _median_ms(call: Callable[[], Awaitable[object]], repeat: int) -> float:
+@dataclass(frozen=True)
+class ResponsesSample:
+    """One repetition's medians, in milliseconds."""
+
+    get_run_ms: float
+    retrieve_ms: float
+    first_event_ms: float
+    first_direct_event_ms: float
+
+
+@dataclass(frozen=True)
+class ResponsesResult:
+    """Every repetition, and the store's medians (backend → operation → µs)."""
+
+    samples: list[ResponsesSample]
+    calls: int
+    store_us: dict[str, dict[str, float]]
+    store_left_out: str | None
+    """Why PostgreSQL's store figures are missing (no server could start here), or None."""
+
+
+def gateway_flags(folder: Path) -> list[str]:
+    """The flags of a gateway over Responses with its assistants file and a SQLite store in `folder`."""
+    (folder / "assistants.json").write_text(json.dumps(ASSISTANTS))
+    return [
+        *("--upstream-api", "responses", "--assistants", str(folder / "assistants.json")),
+        *("--store", f"sqlite:///{folder / 'runs.db'}"),
+    ]
+
+
+async def _median_ms(call: Callable[[], Awaitable[object]], calls: int) -> float:
     durations = []
-    for _ in range(repeat):
+    for _ in range(calls):
         started = time.perf_counter()
         await call()
         durations.append(time.perf_counter() - started)
     return statistics.median(durations) * 1e3
 
 
-async def measure(base_url: str, folder: Path, repeat: int) -> dict[str, float]:
-    """Median milliseconds of each call, through the gateway and direct."""
-    sdk = openai.AsyncOpenAI(base_url=base_url, api_key=KEY, max_retries=0)
-    conversation = (await sdk.conversations.create()).id
-    (folder / "assistants.json").write_text(json.dumps(ASSISTANTS))
-    settings = Settings(
-        listen="127.0.0.1:0", base_url=base_url, api_key=KEY, upstream_api="responses",
-        assistants=str(folder / "assistants.json"), store=f"sqlite:///{folder / 'runs.db'}",
-    )  # fmt: skip
-    built = build_server(settings)
-    port = built.server.add_insecure_port("127.0.0.1:0")
-    await built.server.start()
+async def measure(base_url: str, target: str, sizes: Sizes) -> list[ResponsesSample]:
+    """Each repetition's medians: the gateway at `target` and the SDK, both on the emulator at `base_url`."""
+    sdk = openai.AsyncOpenAI(base_url=base_url, api_key=harness.API_KEY, max_retries=0)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        conversation = (await sdk.conversations.create()).id
+        async with grpc.aio.insecure_channel(target) as channel:
             stub = pb_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
             create = pb.CreateRunRequest(thread_id=conversation, assistant_id="asst_plain")
             run = (await stub.CreateRun(create, timeout=30)).run
@@ -76,29 +106,49 @@ async def measure(base_url: str, folder: Path, repeat: int) -> dict[str, float]:
                 await anext(aiter(stream))
                 await stream.close()
 
-            return {
-                "GetRun (gateway)": await _median_ms(lambda: stub.GetRun(get, timeout=30), repeat),
-                "responses.retrieve (SDK)": await _median_ms(
-                    lambda: sdk.responses.retrieve(response.id), repeat
-                ),
-                "first event (gateway)": await _median_ms(first_event, repeat),
-                "first event (SDK)": await _median_ms(first_direct_event, repeat),
-            }
+            samples = []
+            for repetition in range(sizes.repetitions):
+                pairs = [
+                    (lambda: stub.GetRun(get, timeout=30), lambda: sdk.responses.retrieve(response.id)),
+                    (first_event, first_direct_event),
+                ]
+                medians = []
+                for ours, theirs in pairs:
+                    order = (ours, theirs) if repetition % 2 == 0 else (theirs, ours)
+                    timed = [await _median_ms(call, sizes.responses_calls) for call in order]
+                    medians.extend(timed if repetition % 2 == 0 else timed[::-1])
+                samples.append(ResponsesSample(*medians))
+            return samples
     finally:
         await sdk.close()
-        await built.server.stop(0)
-        await built.gateway.upstream.aclose()
+
+
+def run(emulator: harness.Emulator, sizes: Sizes) -> ResponsesResult:
+    """The side-by-side figures on a gateway process of its own over `emulator`, then the store's."""
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        harness.gateway(emulator.base_url, flags=gateway_flags(Path(folder))) as gateway,
+    ):
+        samples = asyncio.run(measure(emulator.base_url, gateway.target, sizes))
+    store_us, left_out = asyncio.run(store_bench.run(None, max(sizes.store_calls, 2)))
+    return ResponsesResult(samples, sizes.responses_calls, store_us, left_out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.responses", description=__doc__)
-    parser.add_argument("--repeat", type=int, default=200, help="calls of each kind (default 200)")
+    """The `python -m bench.responses` command."""
+    parser = argparse.ArgumentParser(prog="python -m bench.responses", description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls of each kind a repetition (200)")
     args = parser.parse_args(argv)
-    config = EmulatorConfig(step_seconds=0, api_keys=frozenset({KEY}))
-    with EmulatorServer(config) as emulator, tempfile.TemporaryDirectory() as folder:
-        figures = asyncio.run(measure(emulator.base_url, Path(folder), args.repeat))
-    for name, value in figures.items():
-        print(f"{name:28} {value:8.2f} ms")
+    sizes = Sizes(**{**QUICK.__dict__, "responses_calls": args.calls})
+    with harness.emulator() as emulator:
+        result = run(emulator, sizes)
+    for field in ResponsesSample.__dataclass_fields__:
+        values = [getattr(sample, field) for sample in result.samples]
+        print(f"{field:24} {statistics.median(values):8.2f} ms  [{min(values):.2f}, {max(values):.2f}]")
+    for backend, figures in result.store_us.items():
+        print(f"{backend:12} " + "  ".join(f"{name} {value:.0f} µs" for name, value in figures.items()))
+    if result.store_left_out:
+        print(f"PostgreSQL left out: {result.store_left_out}")
 
 
 if __name__ == "__main__":

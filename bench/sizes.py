@@ -27,6 +27,8 @@ class Sizes:
     watch_window: float = 5.0  # seconds the watchers are held open and measured
     event_runs: int = 20  # streamed runs (v2 server-sent events) per client and repetition...
     reply_deltas: int = 500  # ...each replying in this many `thread.message.delta` events
+    responses_calls: int = 200  # Runs over Responses: calls of each kind (gateway, SDK) per repetition
+    store_calls: int = 500  # the run store: calls of each operation per backend
 
 
 FULL = Sizes(

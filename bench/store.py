@@ -82,11 +82,16 @@ async def _on_postgresql(url: str | None, repeat: int) -> dict[str, float]:
         return await measure(server.url("bench"), repeat)
 
 
-async def run(postgresql: str | None, repeat: int) -> dict[str, dict[str, float]]:
-    """Both backends' medians."""
+async def run(postgresql: str | None, repeat: int) -> tuple[dict[str, dict[str, float]], str | None]:
+    """Both backends' medians, and why PostgreSQL was left out (None: it was not): no server could start
+    here and none was given."""
     with tempfile.TemporaryDirectory() as folder:
-        sqlite = await measure(f"sqlite:///{Path(folder) / 'runs.db'}", repeat)
-    return {"SQLite": sqlite, "PostgreSQL": await _on_postgresql(postgresql, repeat)}
+        figures = {"SQLite": await measure(f"sqlite:///{Path(folder) / 'runs.db'}", repeat)}
+    try:
+        figures["PostgreSQL"] = await _on_postgresql(postgresql, repeat)
+    except postgres.Unavailable as exc:
+        return figures, str(exc)
+    return figures, None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -97,10 +102,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--postgresql", metavar="URL", help="a database to measure (default: a throwaway server)"
     )
     args = parser.parse_args(argv)
-    results = asyncio.run(run(args.postgresql, max(args.repeat, 40)))
+    results, left_out = asyncio.run(run(args.postgresql, max(args.repeat, 40)))
     print(f"{'median µs per call':<20}" + "".join(f"{name:>14}" for name in OPERATIONS))
     for backend, figures in results.items():
         print(f"{backend:<20}" + "".join(f"{figures[name]:>14.0f}" for name in OPERATIONS))
+    if left_out:
+        print(f"PostgreSQL left out: {left_out}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ apart. Start-up goes first, while nothing else is busy; the other scenarios shar
 sidecar would serve them, and each compares its clients side by side, repetition after repetition. The
 emulator writes a streamed run's reply in `Sizes.reply_deltas` deltas (the streamed-run scenario). The
 Node clients (bench/node) run in one Node worker for the whole run, when Node and the project's packages
-are installed; the slow-upstream scenario turns the emulator's latency on for its own duration only.
+are installed; the slow-upstream scenario turns the emulator's latency on for its own duration only. Runs
+over the Responses API go last, through a gateway of their own (`--upstream-api responses`), then the run
+store's cost per call.
 """
 
 from __future__ import annotations
@@ -21,9 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import events, harness, memory, nodeclient, slow_upstream, startup, streaming, unary, watch
+from bench import (
+    events,
+    harness,
+    memory,
+    nodeclient,
+    responses,
+    slow_upstream,
+    startup,
+    streaming,
+    unary,
+    watch,
+)
 from bench.events import EventsResult
 from bench.memory import MemoryResult
+from bench.responses import ResponsesResult
 from bench.sizes import Sizes
 from bench.slow_upstream import SlowUpstreamResult
 from bench.startup import StartupResult
@@ -62,6 +76,7 @@ class Results:
     memory: MemoryResult
     watch: WatchResult
     events: EventsResult
+    responses: ResponsesResult
     load_average_after: tuple[float, float, float]
 
 
@@ -92,9 +107,23 @@ def run_all(sizes: Sizes, mode: str, log: Callable[[str], None] = print) -> Resu
             events_result = events.run(emulator, gateway, sizes)
         log(f"WatchRun: {', '.join(name for name, _, _ in watch.scenarios(sizes))}, a gateway each")
         watch_result = watch.run(emulator, sizes)
+        log(
+            f"Runs over Responses: GetRun and the first event, {sizes.responses_calls} calls each, "
+            f"{sizes.repetitions} repetitions; the run store, {sizes.store_calls} calls an operation"
+        )
+        responses_result = responses.run(emulator, sizes)
     after = os.getloadavg()
     return Results(
-        meta, started, unary_result, streaming_result, slow, memory_result, watch_result, events_result, after
+        meta,
+        started,
+        unary_result,
+        streaming_result,
+        slow,
+        memory_result,
+        watch_result,
+        events_result,
+        responses_result,
+        after,
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench import events, nodeclient, readers, report, slow_upstream, streaming, suite, unary
+from bench import events, nodeclient, readers, report, slow_upstream, store, streaming, suite, unary
 from bench.events import Reference
 from bench.listing import Listing, digest
 from bench.sizes import Sizes
@@ -50,6 +50,8 @@ TINY = Sizes(
     watch_window=0.5,
     event_runs=2,
     reply_deltas=20,
+    responses_calls=3,
+    store_calls=4,
 )
 NODE_SKIPPED = nodeclient.unavailable()
 GATEWAY_STREAM_MESSAGES = 3  # one message per upstream page of 100: 100, 100, 50
@@ -131,6 +133,21 @@ def test_node_clients_read_every_seeded_run(results: Results) -> None:
     for name in slow_upstream.NODE_CLIENTS:
         assert [s.items for s in results.slow_upstream.samples[name]] == [TINY.latency_runs] * 2
     assert {"node", "openai (node)", "@grpc/grpc-js (node)"} <= set(results.meta.versions)
+
+
+def test_runs_over_responses_are_measured_beside_the_sdk_and_the_store_per_call(results: Results) -> None:
+    result = results.responses
+    assert len(result.samples) == TINY.repetitions
+    assert result.calls == TINY.responses_calls
+    for sample in result.samples:
+        assert min(vars(sample).values()) > 0
+    expected = {"SQLite", "PostgreSQL"} if result.store_left_out is None else {"SQLite"}
+    assert set(result.store_us) == expected
+    for costs in result.store_us.values():
+        assert list(costs) == list(store.OPERATIONS)
+        assert min(costs.values()) > 0
+    names = [figure.name for figure in report.figures(results)]
+    assert sum(name.startswith("Responses: ") for name in names) == 2
 
 
 def test_memory_is_sampled_over_the_whole_stream(results: Results) -> None:
