@@ -10,8 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-# Exactly the locked runtime (versions and hashes, as CI last passed with), then the gateway itself, built by
-# the locked setuptools: nothing unlocked is fetched.
+# Exactly the locked runtime (versions and hashes, as CI last passed with), with the extras production may turn
+# on (a PostgreSQL run store, Entra ID, traces), then the gateway itself, built by the locked setuptools:
+# nothing unlocked is fetched.
 COPY requirements/runtime.txt ./requirements/
 RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./

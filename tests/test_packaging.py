@@ -75,3 +75,9 @@ def test_what_the_image_installs_runs(tmp_path: Path) -> None:
         [str(python), "-c", "import emulator"], cwd=tmp_path, capture_output=True, timeout=60, check=False
     )
     assert imported.returncode != 0, "the emulator is a tool of the repository, not of the image"
+    # What production may turn on is in the image: a PostgreSQL store, Entra ID, traces.
+    extras = "import asyncpg, azure.identity, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc"
+    imported = subprocess.run(
+        [str(python), "-c", extras], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert imported.returncode == 0, imported.stderr

@@ -52,7 +52,11 @@ class Lock:
 LOCKS = (
     Lock("dev", ("dev",), "make test, make bench, make lock: the runtime, the emulator and every dev tool"),
     Lock("demo", ("emulator",), "make demo, make emulator, make gateway: the runtime and the emulator"),
-    Lock("runtime", (), "the Dockerfile: the gateway's runtime only"),
+    Lock(
+        "runtime",
+        ("postgresql", "azure", "otel"),
+        "the Dockerfile: the gateway's runtime and what production may turn on (PostgreSQL, Entra ID, traces)",
+    ),
 )
 SUPERSET = LOCKS[0]
 
