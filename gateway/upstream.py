@@ -225,6 +225,12 @@ class Upstream:
             transport = HttpxTransport(transport)
         self._transport: Transport = transport
 
+    @property
+    def has_credential(self) -> bool:
+        """Whether the gateway calls with a credential of its own (a key, Entra ID, static headers), not
+        only with what clients forward."""
+        return not isinstance(self._auth, NoAuth) or bool(self._static)
+
     async def request(
         self,
         method: str,

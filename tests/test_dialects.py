@@ -198,29 +198,36 @@ async def test_a_v2_client_works_unchanged_against_each_server(dialect: str) -> 
         assistant, thread = start(rest)
         async with gateway(emulator.base_url, dialect) as channel:
             stub = pb_grpc.RunsServiceStub(channel)  # type: ignore[no-untyped-call]
-            done = await drive(stub, thread, assistant)
-            assert done.status == res.RUN_STATUS_COMPLETED
-            got = await stub.GetRun(pb.GetRunRequest(thread_id=thread, run_id=done.id), timeout=30)
-            assert got.run.id == done.id
-            assert got.run.created_at > 1_700_000_000
-            assert got.run.created_at < 10_000_000_000  # seconds, whatever unit the server writes
-            await drive(stub, thread, assistant)
-            pages = [
-                [run.id for run in page.runs]
-                async for page in stub.ListRuns(pb.ListRunsRequest(thread_id=thread, limit=1), timeout=30)
-            ]
-            assert [len(page) for page in pages] == [1, 1]
-            first = (
-                await stub.CreateRunStream(
-                    pb.CreateRunStreamRequest(thread_id=thread, assistant_id=assistant), timeout=30
-                )
-                .__aiter__()
-                .__anext__()
-            )
-            assert first.event == "thread.run.created"
-            await check_streamed_run(stub, thread, assistant)
-            await check_steps_and_the_rest(stub, thread, assistant, done.id, dialect)
+            await exercise_v2(stub, thread, assistant, dialect)
         check_what_went_up(api_requests(admin), dialect)
+
+
+async def exercise_v2(stub: pb_grpc.RunsServiceStub, thread: str, assistant: str, dialect: str) -> None:
+    """Every RPC of the v2 service, as a client of any server calls them: two runs driven through
+    requires_action to their end, ListRuns in pages, a streamed run and its streamed submit, ModifyRun, the
+    steps three ways, a CancelRun. `assistant` has a function tool; `thread` is the server's thread."""
+    done = await drive(stub, thread, assistant)
+    assert done.status == res.RUN_STATUS_COMPLETED
+    got = await stub.GetRun(pb.GetRunRequest(thread_id=thread, run_id=done.id), timeout=30)
+    assert got.run.id == done.id
+    assert got.run.created_at > 1_700_000_000
+    assert got.run.created_at < 10_000_000_000  # seconds, whatever unit the server writes
+    await drive(stub, thread, assistant)
+    pages = [
+        [run.id for run in page.runs]
+        async for page in stub.ListRuns(pb.ListRunsRequest(thread_id=thread, limit=1), timeout=30)
+    ]
+    assert [len(page) for page in pages] == [1, 1]
+    first = (
+        await stub.CreateRunStream(
+            pb.CreateRunStreamRequest(thread_id=thread, assistant_id=assistant), timeout=30
+        )
+        .__aiter__()
+        .__anext__()
+    )
+    assert first.event == "thread.run.created"
+    await check_streamed_run(stub, thread, assistant)
+    await check_steps_and_the_rest(stub, thread, assistant, done.id, dialect)
 
 
 async def check_streamed_run(stub: pb_grpc.RunsServiceStub, thread: str, assistant: str) -> None:

@@ -347,3 +347,46 @@ def test_exits_non_zero_with_the_grpc_error(gateway: str, emulator: EmulatorServ
     assert result.stdout == ""
     assert "gRPC NOT_FOUND" in result.stderr
     assert "thread_missing" in result.stderr
+
+
+def test_the_same_client_streams_a_run_over_a_responses_upstream(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    # The client's streamed v2 run, unchanged, through a gateway over the emulator's Responses API: the thread
+    # a conversation, the assistant one of the gateway's --assistants file (a Responses upstream has none).
+    assistants = tmp_path / "assistants.json"
+    weather = {"model": "gpt-4o", "instructions": "Tell the weather.", "tools": [FUNCTION_TOOL]}
+    assistants.write_text(json.dumps({"assistants": {"asst_weather": weather}}))
+    settings = Settings(
+        listen="127.0.0.1:0",
+        base_url=emulator.base_url,
+        api_key=None,
+        timeout=10,
+        upstream_api="responses",
+        assistants=str(assistants),
+        store=f"sqlite:///{tmp_path / 'runs.db'}",
+    )
+    with httpx.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {KEY}"}) as rest:
+        conversation = created(rest, "/conversations", {"items": [{"role": "user", "content": "Paris?"}]})
+        with GatewayThread(settings) as target:
+            result = run_node(
+                target, emulator, VERSIONS="v2", V2_ASSISTANT_ID="asst_weather", V2_THREAD_ID=conversation
+            )
+        items = rest.get(f"/conversations/{conversation}/items", params={"order": "asc"}).json()["data"]
+    summary = summary_of(result)
+    assert set(summary) == {"stream"}  # v1 left out: a gateway over Responses serves v2
+    stream = summary["stream"]
+    assert (stream["thread_id"], stream["final_status"]) == (conversation, "RUN_STATUS_COMPLETED")
+    events = stream["events"]
+    waiting = events.index("thread.run.requires_action")
+    assert events[0] == "thread.run.created"
+    assert "thread.message.delta" not in events[:waiting]
+    assert events[waiting + 1 :].count("thread.message.delta") > 1
+    assert events[-1] == "thread.run.completed"
+    assert [call["name"] for call in stream["tool_calls"]] == ["get_weather"]
+    # The output reached the conversation, answering the call the run required, and so did the reply.
+    answered = [item for item in items if item["type"] == "function_call_output"]
+    assert [item["call_id"] for item in answered] == [stream["tool_calls"][0]["id"]]
+    assert json.loads(answered[0]["output"])["forecast"] == "sunny"
+    reply = [item for item in items if item["type"] == "message" and item["role"] == "assistant"]
+    assert stream["text"] == reply[-1]["content"][0]["text"]

@@ -223,3 +223,20 @@ async def test_a_client_that_leaves_a_streamed_submit_before_its_first_event_los
                 await asyncio.sleep(0.02)
             assert run.status == res.RUN_STATUS_COMPLETED, run  # the leg was made and held
             assert responses_created(emulator) == 2
+
+
+async def test_the_keeper_runs_with_the_gateways_own_key_and_is_off_without_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = AssistantsFile(assistants_file(tmp_path))
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    with emulated() as emulator:
+        for key, keeping in ((KEY, True), (None, False)):
+            runs = ResponsesUpstream(Upstream(emulator.base_url, key), files, url, sweep_every=0.05)
+            caplog.clear()
+            await runs.open()
+            try:
+                assert runs.keeping is keeping
+                assert ("the keeper is off" in caplog.text) is not keeping
+            finally:
+                await runs.aclose()

@@ -37,7 +37,7 @@ from runs_gateway.assistants.v1 import runs_service_pb2_grpc as v1_grpc
 from runs_gateway.assistants.v2 import resources_pb2 as res
 from runs_gateway.assistants.v2 import runs_service_pb2 as pb
 from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
-from test_dialects import outputs, watch_to_rest
+from test_dialects import exercise_v2, outputs, watch_to_rest
 
 from emulator import EmulatorConfig, EmulatorServer
 from gateway.config import Settings
@@ -144,6 +144,16 @@ def reason(error: grpc.aio.AioRpcError) -> str:
 
 
 # Unary RPCs and steps.
+
+
+async def test_the_client_of_every_assistants_server_works_unchanged_over_responses(
+    tmp_path: Path, store: str
+) -> None:
+    # The very calls test_dialects makes of each Assistants server, every v2 RPC, over a Responses upstream.
+    with emulated() as emulator:
+        thread = emulator.thread()
+        async with gateway(emulator, tmp_path, store=store) as channel:
+            await exercise_v2(stub_of(channel), thread, "asst_adder", "openai")
 
 
 async def test_a_run_goes_through_requires_action_and_back_with_its_steps(tmp_path: Path, store: str) -> None:

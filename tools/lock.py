@@ -55,7 +55,7 @@ LOCKS = (
     Lock(
         "runtime",
         ("postgresql", "azure", "otel"),
-        "the Dockerfile: the gateway's runtime and what production may turn on (PostgreSQL, Entra ID, traces)",
+        "the Dockerfile: the runtime and what production may turn on (PostgreSQL, Entra ID, traces)",
     ),
 )
 SUPERSET = LOCKS[0]

@@ -24,8 +24,11 @@
 //   OPENAI_API_KEY    sent as the REST Authorization header and as gRPC `authorization` metadata, which the
 //                     gateway forwards upstream; unset, the gateway's own key is used (default for REST:
 //                     sk-emulator)
-//   ASSISTANT_ID, THREAD_ID   use these for the v1 run instead of creating an assistant and a thread (the
-//                     streamed v2 run always creates its own, with `OpenAI-Beta: assistants=v2`)
+//   ASSISTANT_ID, THREAD_ID   use these for the v1 run instead of creating an assistant and a thread
+//   V2_ASSISTANT_ID, V2_THREAD_ID   the same for the streamed v2 run (else it creates its own, with
+//                     `OpenAI-Beta: assistants=v2`): over a Responses upstream, an assistant of the gateway's
+//                     --assistants file and a conversation
+//   VERSIONS          which runs to make: `v1,v2` (default) or `v2` alone (a gateway over Responses serves v2)
 //   LIST_PAGE_SIZE    ListRuns `limit`, the page size of each upstream request (default 0: upstream default)
 'use strict';
 
@@ -254,6 +257,41 @@ function toolCallSummary(toolCalls) {
   return toolCalls.map((toolCall) => ({ id: toolCall.id, name: toolCall.function.name }));
 }
 
+// The v1 run, followed over one WatchRun and answered on calls of their own, then the thread's runs listed.
+async function watchedRun(client, env, metadata) {
+  const { assistantId, threadId } = await assistantAndThread(env);
+  const createRequest = { thread_id: threadId, assistant_id: assistantId };
+  let { run } = await call(client, 'CreateRun', createRequest, metadata);
+  const statuses = [run.status];
+  process.stderr.write(`run ${run.id} ${run.status}\n`);
+  const toolCalls = [];
+  run = await watchRun(client, run, metadata, statuses, async (waiting) => {
+    const required = requiredCalls(waiting);
+    const tool_outputs = toolOutputs(required);
+    const submitRequest = { thread_id: threadId, run_id: waiting.id, tool_outputs };
+    await call(client, 'SubmitToolOutputs', submitRequest, metadata);
+    toolCalls.push(...required);
+  });
+  if (toolCalls.length === 0) {
+    throw new Error(`run ${run.id} ended ${run.status} without requiring action`);
+  }
+  const listed = await listRuns(
+    client,
+    { thread_id: threadId, limit: Number(env.LIST_PAGE_SIZE || 0), order: 'LIST_ORDER_ASC' },
+    metadata,
+  );
+  return {
+    assistant_id: assistantId,
+    thread_id: threadId,
+    run_id: run.id,
+    statuses,
+    final_status: run.status,
+    tool_calls: toolCallSummary(toolCalls),
+    listed: listed.length,
+    listed_ids: listed.map((r) => r.id),
+  };
+}
+
 async function main(argv, env) {
   const address = argv[2] || env.GATEWAY_ADDR || '127.0.0.1:50051';
   const { RunsServiceV1, RunsServiceV2 } = loadServices();
@@ -264,52 +302,27 @@ async function main(argv, env) {
     metadata.set('authorization', `Bearer ${env.OPENAI_API_KEY}`);
   }
   try {
-    const { assistantId, threadId } = await assistantAndThread(env);
-    const createRequest = { thread_id: threadId, assistant_id: assistantId };
-    let { run } = await call(client, 'CreateRun', createRequest, metadata);
-    const statuses = [run.status];
-    process.stderr.write(`run ${run.id} ${run.status}\n`);
-    const toolCalls = [];
-    run = await watchRun(client, run, metadata, statuses, async (waiting) => {
-      const required = requiredCalls(waiting);
-      const tool_outputs = toolOutputs(required);
-      const submitRequest = { thread_id: threadId, run_id: waiting.id, tool_outputs };
-      await call(client, 'SubmitToolOutputs', submitRequest, metadata);
-      toolCalls.push(...required);
-    });
-    if (toolCalls.length === 0) {
-      throw new Error(`run ${run.id} ended ${run.status} without requiring action`);
-    }
-    const listed = await listRuns(
-      client,
-      { thread_id: threadId, limit: Number(env.LIST_PAGE_SIZE || 0), order: 'LIST_ORDER_ASC' },
-      metadata,
-    );
+    const versions = (env.VERSIONS || 'v1,v2').split(',');
+    const summary = versions.includes('v1') ? await watchedRun(client, env, metadata) : {};
     const printer = streamPrinter();
-    const streamIds = await createAssistantAndThread(env, 'v2', 'gpt-4o');
+    const streamIds =
+      env.V2_ASSISTANT_ID && env.V2_THREAD_ID
+        ? { assistantId: env.V2_ASSISTANT_ID, threadId: env.V2_THREAD_ID }
+        : await createAssistantAndThread(env, 'v2', 'gpt-4o');
     const streamed = await streamRun(clientV2, streamIds, metadata, printer);
     printer.line(`run ${streamed.run.id} ${streamed.run.status}`);
-    const summary = {
-      assistant_id: assistantId,
-      thread_id: threadId,
-      run_id: run.id,
-      statuses,
-      final_status: run.status,
-      tool_calls: toolCallSummary(toolCalls),
-      listed: listed.length,
-      listed_ids: listed.map((r) => r.id),
-      stream: {
-        assistant_id: streamIds.assistantId,
-        thread_id: streamIds.threadId,
-        run_id: streamed.run.id,
-        events: streamed.events,
-        text: streamed.text,
-        final_status: streamed.run.status,
-        tool_calls: toolCallSummary(streamed.toolCalls),
-      },
+    summary.stream = {
+      assistant_id: streamIds.assistantId,
+      thread_id: streamIds.threadId,
+      run_id: streamed.run.id,
+      events: streamed.events,
+      text: streamed.text,
+      final_status: streamed.run.status,
+      tool_calls: toolCallSummary(streamed.toolCalls),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    const unfinished = [run, streamed.run].filter((r) => r.status !== 'RUN_STATUS_COMPLETED');
+    const runs = [{ id: summary.run_id, status: summary.final_status }, streamed.run];
+    const unfinished = runs.filter((r) => r.id !== undefined && r.status !== 'RUN_STATUS_COMPLETED');
     unfinished.forEach((r) => process.stderr.write(`error: run ${r.id} ended ${r.status}\n`));
     return unfinished.length === 0 ? 0 : 1;
   } finally {

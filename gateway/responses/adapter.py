@@ -127,8 +127,21 @@ class ResponsesUpstream:
         """Open the run store now (at start: a bad store fails the start, not the first call), and start
         the keeper."""
         await self.runs.open()
-        if self._keep and self._keeping is None:
-            self._keeping = asyncio.create_task(self.keeper.run(), name="runs-gateway-keeper")
+        if not self._keep or self._keeping is not None:
+            return
+        if not self.upstream.has_credential:
+            # Its reads would go up with no key: nobody's request carries one.
+            log.warning(
+                "the keeper is off: the gateway has no credential of its own (--api-key, OPENAI_API_KEY, "
+                "--auth entra); a run is looked after only when a client reads it"
+            )
+            return
+        self._keeping = asyncio.create_task(self.keeper.run(), name="runs-gateway-keeper")
+
+    @property
+    def keeping(self) -> bool:
+        """Whether the keeper's sweeps run."""
+        return self._keeping is not None and not self._keeping.done()
 
     async def aclose(self) -> None:
         """Stop the keeper, give the legs being started a few seconds, close the store and the client."""
