@@ -19,7 +19,8 @@ from pathlib import Path
 
 import asyncpg
 
-from gateway.store import RunStore, StoredRun, open_store
+from gateway.store import RunStore, StoredRun
+from gateway.store.opening import open_store
 from tools import postgres
 
 OPERATIONS = ("create", "get", "replace", "page of 20")

@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from gateway.dialects import AUTH_MODES, DIALECTS, ENTRA, HEADER, Dialect
-from gateway.responses.assistants import AssistantsFileError, load_assistants
 from gateway.store.urls import DEFAULT_URL
 
 HEADERS_VARIABLE = "RUNS_GATEWAY_UPSTREAM_HEADERS"
@@ -202,6 +201,9 @@ class Settings:
                 "is required with --upstream-api responses: a JSON file of the assistants (the Responses "
                 "API has none), see docs/responses.md",
             )
+        # Here, not at the top: a gateway in front of the Assistants API never reads an assistants file.
+        from gateway.responses.assistants import AssistantsFileError, load_assistants
+
         try:
             load_assistants(Path(self.assistants))
         except AssistantsFileError as exc:

@@ -6,6 +6,8 @@ user sees, so that is what is checked.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,19 @@ def test_each_dialect_brings_its_defaults_and_flags_override_them(tmp_path: Path
     )
     assert astra.all_upstream_headers() == {"astra-api-token": "from-env", "x-provider": "p"}
     assert "from-env" not in repr(astra)  # a secret, as the key is
+
+
+def test_a_gateway_in_front_of_the_assistants_api_imports_no_store_backend_nor_the_adapter() -> None:
+    # Its start-up pays only for what it uses: the store's backends and the Responses adapter are loaded by
+    # `--upstream-api responses` alone.
+    check = (
+        "import sys; from gateway import server; "
+        "server.build_server(server.Settings(listen='127.0.0.1:0', base_url='http://127.0.0.1:9/v1')); "
+        "print(sorted(n for n in sys.modules if n.startswith(('gateway.responses', 'gateway.store.', "
+        "'sqlite3', 'asyncpg')) and n not in ('gateway.store.errors', 'gateway.store.model', "
+        "'gateway.store.urls')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout

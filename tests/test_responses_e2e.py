@@ -430,19 +430,25 @@ async def test_a_streamed_run_event_by_event_and_its_streamed_submit(tmp_path: P
             assert {step.id for step in steps.data} == streamed_steps  # the same ids on a later read
 
 
-async def test_a_client_that_leaves_a_stream_does_not_stop_the_run(tmp_path: Path, store: str) -> None:
-    with emulated(step_seconds=0.1) as emulator:
+@asynccontextmanager
+async def plain_stream(folder: Path, store: str, step_seconds: float) -> AsyncIterator[tuple[Any, ...]]:
+    """A streamed run of the plain assistant through a gateway: the stub, the thread, the call and the
+    first event read."""
+    with emulated(step_seconds=step_seconds) as emulator:
         thread = emulator.thread()
-        async with gateway(emulator, tmp_path, store=store) as channel:
+        async with gateway(emulator, folder, store=store) as channel:
             stub = stub_of(channel)
-            call = stub.CreateRunStream(
-                pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
-            )
-            first = await call.read()
-            assert first.event == "thread.run.created"
-            call.cancel()
-            done = await watch_to_rest(stub, thread, first.run.id, action=False)
-            assert done.status == res.RUN_STATUS_COMPLETED
+            request = pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
+            call = stub.CreateRunStream(request)
+            yield stub, thread, call, await call.read()
+
+
+async def test_a_client_that_leaves_a_stream_does_not_stop_the_run(tmp_path: Path, store: str) -> None:
+    async with plain_stream(tmp_path, store, 0.1) as (stub, thread, call, first):
+        assert first.event == "thread.run.created"
+        call.cancel()
+        done = await watch_to_rest(stub, thread, first.run.id, action=False)
+        assert done.status == res.RUN_STATUS_COMPLETED
 
 
 # The gateway as a process: started, killed, started again.
@@ -628,20 +634,13 @@ async def test_a_stream_cut_in_the_middle_is_read_again_after_its_last_event(
 
 
 async def test_a_streamed_run_cancelled_midway_ends_its_stream_cancelled(tmp_path: Path, store: str) -> None:
-    with emulated(step_seconds=0.2) as emulator:
-        thread = emulator.thread()
-        async with gateway(emulator, tmp_path, store=store) as channel:
-            stub = stub_of(channel)
-            call = stub.CreateRunStream(
-                pb.CreateRunStreamRequest(thread_id=thread, assistant_id="asst_plain")
-            )
-            first = await call.read()
-            await stub.CancelRun(pb.CancelRunRequest(thread_id=thread, run_id=first.run.id), timeout=30)
-            rest: list[pb.StreamRunResponse] = []
-            while (event := await call.read()) is not grpc.aio.EOF:
-                rest.append(event)
-            assert rest[-1].event == "thread.run.cancelled", [event.event for event in rest]
-            assert (await get(stub, thread, first.run.id)).status == res.RUN_STATUS_CANCELLED
+    async with plain_stream(tmp_path, store, 0.2) as (stub, thread, call, first):
+        await stub.CancelRun(pb.CancelRunRequest(thread_id=thread, run_id=first.run.id), timeout=30)
+        rest: list[pb.StreamRunResponse] = []
+        while (event := await call.read()) is not grpc.aio.EOF:
+            rest.append(event)
+        assert rest[-1].event == "thread.run.cancelled", [event.event for event in rest]
+        assert (await get(stub, thread, first.run.id)).status == res.RUN_STATUS_CANCELLED
 
 
 async def test_two_gateways_on_one_store_serve_the_same_runs(tmp_path: Path, store: str) -> None:

@@ -27,10 +27,10 @@ from gateway.store import (
     StoredRun,
     StoreError,
     StoreUnavailable,
-    open_store,
     redact,
 )
 from gateway.store.migrations import MIGRATIONS, Migration
+from gateway.store.opening import open_store
 from gateway.store.urls import parse
 from tools import postgres
 

@@ -31,7 +31,8 @@ from urllib.parse import quote
 
 from gateway.errors import RunStoreUnavailable, UpstreamError
 from gateway.responses.mapping import JSON, RESTING, TERMINAL_RUN, RunRecord, run_status
-from gateway.store import RunStore, StoredRun, StoreError, open_store
+from gateway.store import RunStore, StoredRun, StoreError
+from gateway.store.opening import open_store
 from gateway.upstream import CallOptions, Upstream
 
 PENDING = "pending_"
