@@ -45,6 +45,7 @@ from gateway.responses.adapter import STREAMED, UNARY, ResponsesUpstream
 from gateway.responses.catalog import AssistantsFile
 from gateway.routes import ROUTES_V2
 from gateway.server import build_server
+from gateway.store.opening import open_store
 from gateway.upstream import CallOptions, Upstream
 
 Code = grpc.StatusCode
@@ -669,6 +670,47 @@ async def test_two_gateways_on_one_store_serve_the_same_runs(tmp_path: Path, sto
             assert await get(first, thread, created.id) == await get(second, thread, created.id)
             listed = [await s.ListRunsPage(pb.ListRunsPageRequest(thread_id=thread)) for s in (first, second)]
             assert listed[0] == listed[1]
+
+
+@pytest.mark.parametrize("first", ["submit", "cancel"])
+async def test_a_cancel_on_one_gateway_and_a_submit_on_another_lose_no_update(
+    tmp_path: Path, store: str, first: str
+) -> None:
+    # Whichever wins, the cancel is not lost: the run ends cancelled and no response it made runs on. (The
+    # emulator's responses take a second, so that the one the submit makes is in flight when cancelled.)
+    with emulated(step_seconds=0.5) as emulator:
+        thread = emulator.thread()
+        async with (
+            gateway(emulator, tmp_path, store=store) as one,
+            gateway(emulator, tmp_path, store=store) as other,
+        ):
+            submitter, canceller = stub_of(one), stub_of(other)
+            waiting = await watch_to_rest(canceller, thread, (await create(submitter, thread)).id)
+            emulator.fault({"path": "/responses$", "method": "POST", "delay": 0.3})
+            ids = {"thread_id": thread, "run_id": waiting.id}
+            submit = pb.SubmitToolOutputsRequest(**ids, tool_outputs=outputs(waiting))
+            cancel = pb.CancelRunRequest(**ids)
+            if first == "submit":
+                submitted = asyncio.ensure_future(submitter.SubmitToolOutputs(submit, timeout=30))
+                await asyncio.sleep(0.1)  # claimed, its response being made
+                await canceller.CancelRun(cancel, timeout=30)
+                assert (await submitted).run.id == waiting.id
+            else:
+                await canceller.CancelRun(cancel, timeout=30)
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await submitter.SubmitToolOutputs(submit, timeout=30)
+                assert refused.value.code() == Code.INVALID_ARGUMENT
+            assert (await get(submitter, thread, waiting.id)).status == res.RUN_STATUS_CANCELLED
+            assert (await get(canceller, thread, waiting.id)).status == res.RUN_STATUS_CANCELLED
+            kept = await open_store(store)
+            try:
+                made = (await kept.get(thread, waiting.id)).document["responses"]  # type: ignore[union-attr]
+            finally:
+                await kept.close()
+            assert len(made) == responses_created(emulator) == (2 if first == "submit" else 1)
+            for response in made:
+                status = emulator.rest.get(f"/responses/{response}").json()["status"]
+                assert status in ("completed", "cancelled"), status
 
 
 def test_a_store_that_cannot_be_opened_stops_the_start(tmp_path: Path) -> None:
