@@ -6,8 +6,8 @@ sidecar would serve them, and each compares its clients side by side, repetition
 emulator writes a streamed run's reply in `Sizes.reply_deltas` deltas (the streamed-run scenario). The
 Node clients (bench/node) run in one Node worker for the whole run, when Node and the project's packages
 are installed; the slow-upstream scenario turns the emulator's latency on for its own duration only. Runs
-over the Responses API go last, through a gateway of their own (`--upstream-api responses`), then the run
-store's cost per call.
+over the Responses API go last, through an emulator and a gateway of their own (`--upstream-api
+responses`), then the run store's cost per call.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def run_all(sizes: Sizes, mode: str, log: Callable[[str], None] = print) -> Resu
             f"Runs over Responses: GetRun and the first event, {sizes.responses_calls} calls each, "
             f"{sizes.repetitions} repetitions; the run store, {sizes.store_calls} calls an operation"
         )
-        responses_result = responses.run(emulator, sizes)
+        responses_result = responses.run(sizes)
     after = os.getloadavg()
     return Results(
         meta,

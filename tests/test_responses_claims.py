@@ -1,24 +1,26 @@
 """Runs over Responses that nobody finishes: claims whose gateway died, callers that leave, the keeper.
 
-A SubmitToolOutputs claims its run (a pending leg) before it creates the next response. These tests put a
-run in the state a gateway killed between the claim and its swap leaves it (the claim written, no response
-made), and check that a read after CLAIM_SECONDS, or the keeper without any read, gives the claim back (the
-run waits for its outputs again, and takes them); that a claimant whose claim was given back meanwhile
-cancels the response it made and is refused; that a client that leaves a streamed submit before its first
-event loses nothing (the leg is made and held); and that the keepers of two replicas on one store look after
-each run once, a stopped one's runs taken by the other when its leases end. The adapter runs in-process
-over the emulator's Responses API on loopback (real HTTP), on both stores; the streamed submit over gRPC.
+A SubmitToolOutputs claims its run (a pending leg) before it creates the next response. These tests put a run
+in the state a gateway killed between the claim and its swap leaves it (the claim written, no response made),
+and check that a read after CLAIM_SECONDS, or the keeper without any read, gives the claim back (the run waits
+for its outputs again, and takes them); that a claimant whose claim was given back meanwhile cancels the
+response it made and is refused; that a client that leaves a submit before its answer (a streamed one
+cancelled before its first event, a unary one past its deadline) loses nothing (the leg is made and held); and
+that the keepers of two replicas on one store look after each run once, a stopped one's runs taken by the
+other when its leases end. The adapter runs in-process over the emulator's Responses API on loopback (real
+HTTP), on both stores; the clients that leave, over gRPC.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from runs_gateway.assistants.v2 import resources_pb2 as res
@@ -198,8 +200,25 @@ async def test_the_keepers_of_two_replicas_look_after_each_run_once_and_take_a_s
             assert len(requests(emulator)) == before
 
 
-async def test_a_client_that_leaves_a_streamed_submit_before_its_first_event_loses_nothing(
-    tmp_path: Path, store: str
+async def leave_a_streamed_submit(stub: Any, request: Any) -> None:
+    """Cancel a SubmitToolOutputsStream before its first event."""
+    stream = stub.SubmitToolOutputsStream(pb.SubmitToolOutputsStreamRequest(**request), timeout=30)
+    await asyncio.sleep(0.1)  # the claim made, its response being created
+    stream.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stream.read()
+
+
+async def leave_a_unary_submit(stub: Any, request: Any) -> None:
+    """A SubmitToolOutputs whose deadline ends before its answer."""
+    with pytest.raises(grpc.aio.AioRpcError) as late:
+        await stub.SubmitToolOutputs(pb.SubmitToolOutputsRequest(**request), timeout=0.2)
+    assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+@pytest.mark.parametrize("leave", [leave_a_streamed_submit, leave_a_unary_submit])
+async def test_a_client_that_leaves_a_submit_before_its_answer_loses_nothing(
+    tmp_path: Path, store: str, leave: Callable[[Any, Any], Awaitable[None]]
 ) -> None:
     with emulated() as emulator:
         thread = emulator.thread()
@@ -208,14 +227,7 @@ async def test_a_client_that_leaves_a_streamed_submit_before_its_first_event_los
             created = await stub.CreateRun(pb.CreateRunRequest(thread_id=thread, assistant_id="asst_adder"))
             waiting = await get(stub, thread, created.run.id)
             emulator.fault({"path": "/responses$", "method": "POST", "delay": 0.5})
-            request = pb.SubmitToolOutputsStreamRequest(
-                thread_id=thread, run_id=waiting.id, tool_outputs=outputs(waiting)
-            )
-            stream = stub.SubmitToolOutputsStream(request, timeout=30)
-            await asyncio.sleep(0.1)  # the claim made, its response being created
-            stream.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await stream.read()
+            await leave(stub, {"thread_id": thread, "run_id": waiting.id, "tool_outputs": outputs(waiting)})
             for _ in range(500):
                 run = await get(stub, thread, waiting.id)
                 if run.status not in (res.RUN_STATUS_QUEUED, res.RUN_STATUS_IN_PROGRESS):

@@ -355,9 +355,9 @@ class ResponsesUpstream:
     async def _start_leg(
         self, call: Call, before: list[JSON], pending: str, leg: JSON
     ) -> tuple[RunRecord, JSON]:
-        # Within START_SECONDS (the call's own deadline if sooner), so that a live claim never goes stale.
-        limit = time.monotonic() + START_SECONDS
-        bounded = call if (call.options.deadline or limit) <= limit else replace_options(call, limit)
+        # Within START_SECONDS, so that a live claim never goes stale; not within the call's deadline: a
+        # client that gave up does not stop the leg halfway, any more than one that cancelled.
+        bounded = replace_options(call, time.monotonic() + START_SECONDS)
         try:
             response = await self._post_response(leg, bounded)
         except BaseException:
