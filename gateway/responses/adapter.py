@@ -205,7 +205,11 @@ class ResponsesUpstream:
     async def _post_response(self, body: JSON, call: Call) -> JSON:
         try:
             response = await self.upstream.request(
-                "POST", CREATE_RESPONSE, call.options, content=convert.encode(body), route=CREATE_RESPONSE
+                "POST",
+                CREATE_RESPONSE,
+                call.options,
+                content=convert.json_text(body).encode(),
+                route=CREATE_RESPONSE,
             )
         except UpstreamError as exc:
             if exc.status == 404 and "onversation" in exc.message:

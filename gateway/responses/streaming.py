@@ -59,7 +59,7 @@ class LegStream:
             "POST",
             "/responses",
             self._options,
-            content=convert.encode({**body, "stream": True}),
+            content=convert.json_text({**body, "stream": True}).encode(),
             route="/responses",
         )
 
@@ -85,7 +85,7 @@ class LegStream:
                             if event.name == "done":
                                 await self._settle()
                                 return
-                            yield event.name, convert.encode(event.data).decode()
+                            yield event.name, convert.json_text(event.data)
             except StreamBroken:
                 if self._translator is None:
                     raise  # no response yet: nothing to read again
@@ -97,7 +97,7 @@ class LegStream:
             if event.name == "done":
                 await self._settle()
                 return
-            yield event.name, convert.encode(event.data).decode()
+            yield event.name, convert.json_text(event.data)
 
     async def _feed(self, name: str, text: str) -> list[Event]:
         data = convert.loads(text)
