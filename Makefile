@@ -18,7 +18,7 @@ help:
 	@echo "make node-client  the Node example against the gateway at GATEWAY (default $(GATEWAY_LISTEN))"
 	@echo "make lock      refresh requirements/*.txt after a change to pyproject.toml's dependencies"
 	@echo "make lock-upgrade  move every pinned package to its newest release (then make test)"
-	@echo "make bench     the benchmarks, full (about 9 minutes on 2 CPUs; redraws bench/latency_vs_concurrency.png)"
+	@echo "make bench     the benchmarks, full (about 9 to 10 minutes on 2 CPUs; redraws bench/latency_vs_concurrency.png)"
 	@echo "make bench-quick  the same benchmarks, smaller (about 2 to 3 minutes)"
 
 setup: $(VENV)/.installed node_modules/.installed examples/node/node_modules/.installed bench/node/node_modules/.installed
