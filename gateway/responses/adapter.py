@@ -347,8 +347,8 @@ class ResponsesUpstream:
 
     async def _submit(self, call: Call) -> tuple[RunRecord, list[JSON], JSON]:
         """Claim the run and create its next leg, in a task of its own: a caller that leaves (a client's
-        cancel) does not stop it between a response created upstream and a chain that holds it. The record,
-        the chain before the leg and the leg's response."""
+        cancel or deadline) does not stop it between a response created upstream and a chain that holds it.
+        The record, the chain before the leg and the leg's response."""
         record, responses, pending, leg = await self._claim(call)
         task = asyncio.ensure_future(self._start_leg(call, responses, pending, leg))
         self._starting.add(task)
