@@ -123,6 +123,8 @@ async def test_a_claim_whose_gateway_died_is_given_back_by_a_read_and_the_output
         clock.now += CLAIM_SECONDS - 1
         assert (await call(runs, "GetRun", **ids))["status"] == "queued"
         clock.now += 1
+        listed = await call(runs, "ListRuns", thread_id=ids["thread_id"])  # a list shows it so too
+        assert [run["status"] for run in listed["data"]] == ["requires_action"]
         again = await call(runs, "GetRun", **ids)
         assert again["status"] == "requires_action"
         assert again["required_action"] == waiting["required_action"]

@@ -28,6 +28,7 @@ from gateway.responses.catalog import AssistantsFile
 from gateway.responses.chains import (
     START_SECONDS,
     Runs,
+    as_read,
     in_flight,
     not_found,
     pending_leg,
@@ -275,7 +276,8 @@ class ResponsesUpstream:
         records = [RunRecord.from_json(run.document) for run in stored]
         chains = await asyncio.gather(*(self.runs.chain(record, call.options) for record in records))
         now = self._now()
-        data = [run_object(record, chain, now) for record, chain in zip(records, chains, strict=True)]
+        shown = [as_read(record, chain, now) for record, chain in zip(records, chains, strict=True)]
+        data = [run_object(record, chain, now) for record, chain in shown]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
         return {"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": more}
 

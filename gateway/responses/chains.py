@@ -93,9 +93,6 @@ def as_read(record: RunRecord, responses: list[JSON], now: int) -> tuple[RunReco
     last = record.responses[-1] if record.responses else ""
     if not last.startswith(PENDING) or now - claimed_at(last) < CLAIM_SECONDS:
         return record, responses
-    log.warning(
-        "run %s: claim %s given back, its gateway gone before the response was known", record.id, last
-    )
     return without_claim(record, last, responses), responses[:-1]
 
 
@@ -236,4 +233,10 @@ class Runs:
         settled = record.with_end(now) if status in TERMINAL_RUN else record
         if status == stored.status and settled.to_json() == stored.document:
             return record
-        return settled if await self.write(stored, settled, status) is not None else None
+        if await self.write(stored, settled, status) is None:
+            return None
+        if len(settled.responses) < len(stored.document.get("responses") or ()):
+            log.warning(
+                "run %s: a stale claim given back (its gateway gone before its response was known)", record.id
+            )
+        return settled
