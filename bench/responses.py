@@ -25,8 +25,7 @@ import asyncio
 import json
 import statistics
 import tempfile
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from runs_gateway.assistants.v2 import runs_service_pb2_grpc as pb_grpc
 from bench import harness
 from bench import store as store_bench
 from bench.sizes import QUICK, Sizes
+from bench.stats import median_seconds
 
 ASSISTANTS = {"assistants": {"asst_plain": {"model": "gpt-4o", "instructions": "Answer briefly."}}}
 
@@ -70,15 +70,6 @@ def gateway_flags(folder: Path) -> list[str]:
         *("--upstream-api", "responses", "--assistants", str(folder / "assistants.json")),
         *("--store", f"sqlite:///{folder / 'runs.db'}"),
     ]
-
-
-async def _median_ms(call: Callable[[], Awaitable[object]], calls: int) -> float:
-    durations = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        await call()
-        durations.append(time.perf_counter() - started)
-    return statistics.median(durations) * 1e3
 
 
 async def measure(base_url: str, target: str, sizes: Sizes) -> list[ResponsesSample]:
@@ -115,7 +106,7 @@ async def measure(base_url: str, target: str, sizes: Sizes) -> list[ResponsesSam
                 medians = []
                 for ours, theirs in pairs:
                     order = (ours, theirs) if repetition % 2 == 0 else (theirs, ours)
-                    timed = [await _median_ms(call, sizes.responses_calls) for call in order]
+                    timed = [await median_seconds([call] * sizes.responses_calls) * 1e3 for call in order]
                     medians.extend(timed if repetition % 2 == 0 else timed[::-1])
                 samples.append(ResponsesSample(*medians))
             return samples

@@ -9,7 +9,8 @@ differences.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -22,6 +23,16 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+async def median_seconds(calls: Sequence[Callable[[], Awaitable[object]]]) -> float:
+    """The median of the calls' durations, each awaited in turn, in seconds."""
+    durations = []
+    for call in calls:
+        started = time.perf_counter()
+        await call()
+        durations.append(time.perf_counter() - started)
+    return statistics.median(durations)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import asyncpg
 
+from bench.stats import median_seconds
 from gateway.store import RunStore, StoredRun
 from gateway.store.opening import open_store
 from tools import postgres
@@ -28,12 +27,7 @@ OPERATIONS = ("create", "get", "replace", "page of 20")
 
 async def _timed(calls: Sequence[Callable[[], Awaitable[object]]]) -> float:
     """The median of the calls' durations, in microseconds."""
-    durations = []
-    for call in calls:
-        started = time.perf_counter()
-        await call()
-        durations.append(time.perf_counter() - started)
-    return statistics.median(durations) * 1e6
+    return await median_seconds(calls) * 1e6
 
 
 async def measure(url: str, repeat: int) -> dict[str, float]:

@@ -76,9 +76,7 @@ def _pending_response(leg: str) -> JSON:
 def without_claim(record: RunRecord, pending: str, responses: list[JSON]) -> RunRecord:
     """The record with the claim of `pending` given back: that leg gone from the chain and the outputs it
     carried (those of the function calls of the response before it, in `responses`) forgotten, so that the
-    run waits for them again. The record as it is when it holds no such leg."""
-    if pending not in record.responses:
-        return record
+    run waits for them again. `pending` is a leg of the record's chain."""
     legs = tuple(leg for leg in record.responses if leg != pending)
     before = next((r for r in reversed(responses) if r.get("id") == legs[-1]), {}) if legs else {}
     answered = {
