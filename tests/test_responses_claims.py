@@ -36,6 +36,7 @@ from test_responses_e2e import (
     get,
     responses_created,
     stub_of,
+    until_claimed,
 )
 
 from gateway.errors import UpstreamError
@@ -144,15 +145,10 @@ async def test_a_claimant_whose_claim_was_given_back_cancels_its_response_and_is
 ) -> None:
     clock = Clock()
     async with one_waiting(tmp_path, store, clock) as (emulator, runs, waiting, ids):
-        emulator.fault({"path": "/responses$", "method": "POST", "delay": 1.0})
+        emulator.fault({"path": "/responses$", "method": "POST", "delay": 3.0})
         body = {"tool_outputs": answers(waiting)}
         submit = asyncio.create_task(call(runs, "SubmitToolOutputs", body, **ids))
-        for _ in range(500):
-            if (await stored_status(runs, waiting))[1][-1].startswith(PENDING):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            pytest.fail("the submit never claimed the run")
+        await until_claimed(store, ids["thread_id"], ids["run_id"])
         clock.now += CLAIM_SECONDS  # its claimant looks dead to the next read, which gives the claim back
         assert (await call(runs, "GetRun", **ids))["status"] == "requires_action"
         with pytest.raises(UpstreamError) as lost:
@@ -176,7 +172,7 @@ async def test_the_keepers_of_two_replicas_look_after_each_run_once_and_take_a_s
     clock = Clock()
     with emulated() as emulator:
         async with (
-            adapter(emulator, tmp_path, store, clock, sweep_every=0.5) as one,
+            adapter(emulator, tmp_path, store, clock, sweep_every=3) as one,
             adapter(emulator, tmp_path, store, clock) as two,
         ):
             plain = await call(one, "CreateRun", {"assistant_id": "asst_plain"}, thread_id=emulator.thread())
@@ -190,7 +186,7 @@ async def test_the_keepers_of_two_replicas_look_after_each_run_once_and_take_a_s
             assert (await stored_status(one, claimed))[0] == "requires_action"  # the claim given back
             assert (await stored_status(one, idle))[0] == "requires_action"
             assert await two.keeper.sweep() == 0  # one's leases on the two runs still unfinished hold
-            await asyncio.sleep(0.7)  # one stops sweeping: its leases end
+            await asyncio.sleep(3.2)  # one stops sweeping: its leases (3 s, a sweep's period) end
             assert await two.keeper.sweep() == 2
             clock.now += 600  # past both runs' expires_at, nobody reading them
             assert await one.keeper.sweep() == 0  # two's leases hold now
@@ -202,25 +198,30 @@ async def test_the_keepers_of_two_replicas_look_after_each_run_once_and_take_a_s
             assert len(requests(emulator)) == before
 
 
-async def leave_a_streamed_submit(stub: Any, request: Any) -> None:
-    """Cancel a SubmitToolOutputsStream before its first event."""
+Claimed = Callable[[], Awaitable[None]]
+
+
+async def leave_a_streamed_submit(stub: Any, request: Any, claimed: Claimed) -> None:
+    """Cancel a SubmitToolOutputsStream once it claimed the run, before its first event."""
     stream = stub.SubmitToolOutputsStream(pb.SubmitToolOutputsStreamRequest(**request), timeout=30)
-    await asyncio.sleep(0.1)  # the claim made, its response being created
+    await claimed()  # its response being created
     stream.cancel()
     with pytest.raises(asyncio.CancelledError):
         await stream.read()
 
 
-async def leave_a_unary_submit(stub: Any, request: Any) -> None:
-    """A SubmitToolOutputs whose deadline ends before its answer."""
+async def leave_a_unary_submit(stub: Any, request: Any, claimed: Claimed) -> None:
+    """A SubmitToolOutputs whose deadline ends after its claim, before its answer."""
+    submit = stub.SubmitToolOutputs(pb.SubmitToolOutputsRequest(**request), timeout=1.5)
+    await claimed()
     with pytest.raises(grpc.aio.AioRpcError) as late:
-        await stub.SubmitToolOutputs(pb.SubmitToolOutputsRequest(**request), timeout=0.2)
+        await submit
     assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 @pytest.mark.parametrize("leave", [leave_a_streamed_submit, leave_a_unary_submit])
 async def test_a_client_that_leaves_a_submit_before_its_answer_loses_nothing(
-    tmp_path: Path, store: str, leave: Callable[[Any, Any], Awaitable[None]]
+    tmp_path: Path, store: str, leave: Callable[[Any, Any, Claimed], Awaitable[None]]
 ) -> None:
     with emulated() as emulator:
         thread = emulator.thread()
@@ -228,8 +229,9 @@ async def test_a_client_that_leaves_a_submit_before_its_answer_loses_nothing(
             stub = stub_of(channel)
             created = await stub.CreateRun(pb.CreateRunRequest(thread_id=thread, assistant_id="asst_adder"))
             waiting = await get(stub, thread, created.run.id)
-            emulator.fault({"path": "/responses$", "method": "POST", "delay": 0.5})
-            await leave(stub, {"thread_id": thread, "run_id": waiting.id, "tool_outputs": outputs(waiting)})
+            emulator.fault({"path": "/responses$", "method": "POST", "delay": 3.0})
+            request = {"thread_id": thread, "run_id": waiting.id, "tool_outputs": outputs(waiting)}
+            await leave(stub, request, lambda: until_claimed(store, thread, waiting.id))
             for _ in range(500):
                 run = await get(stub, thread, waiting.id)
                 if run.status not in (res.RUN_STATUS_QUEUED, res.RUN_STATUS_IN_PROGRESS):

@@ -43,6 +43,7 @@ from emulator import EmulatorConfig, EmulatorServer
 from gateway.config import Settings
 from gateway.responses.adapter import STREAMED, UNARY, ResponsesUpstream
 from gateway.responses.catalog import AssistantsFile
+from gateway.responses.chains import PENDING
 from gateway.routes import ROUTES_V2
 from gateway.server import build_server
 from gateway.store.opening import open_store
@@ -672,6 +673,20 @@ async def test_two_gateways_on_one_store_serve_the_same_runs(tmp_path: Path, sto
             assert listed[0] == listed[1]
 
 
+async def until_claimed(store_url: str, thread: str, run_id: str) -> None:
+    """Wait (30 s at most) until a SubmitToolOutputs has claimed the run: its pending leg is stored."""
+    kept = await open_store(store_url)
+    try:
+        for _ in range(3000):
+            found = await kept.get(thread, run_id)
+            if found is not None and found.document["responses"][-1].startswith(PENDING):
+                return
+            await asyncio.sleep(0.01)
+    finally:
+        await kept.close()
+    pytest.fail("the submit never claimed the run")
+
+
 @pytest.mark.parametrize("first", ["submit", "cancel"])
 async def test_a_cancel_on_one_gateway_and_a_submit_on_another_lose_no_update(
     tmp_path: Path, store: str, first: str
@@ -686,13 +701,13 @@ async def test_a_cancel_on_one_gateway_and_a_submit_on_another_lose_no_update(
         ):
             submitter, canceller = stub_of(one), stub_of(other)
             waiting = await watch_to_rest(canceller, thread, (await create(submitter, thread)).id)
-            emulator.fault({"path": "/responses$", "method": "POST", "delay": 0.3})
+            emulator.fault({"path": "/responses$", "method": "POST", "delay": 2.0})
             ids = {"thread_id": thread, "run_id": waiting.id}
             submit = pb.SubmitToolOutputsRequest(**ids, tool_outputs=outputs(waiting))
             cancel = pb.CancelRunRequest(**ids)
             if first == "submit":
                 submitted = asyncio.ensure_future(submitter.SubmitToolOutputs(submit, timeout=30))
-                await asyncio.sleep(0.1)  # claimed, its response being made
+                await until_claimed(store, thread, waiting.id)  # its response being made
                 await canceller.CancelRun(cancel, timeout=30)
                 assert (await submitted).run.id == waiting.id
             else:
